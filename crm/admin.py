@@ -1,0 +1,108 @@
+from django.contrib import admin
+
+from .admin_scoping import TenantScopedAdmin
+from .models import (
+    Booking,
+    Call,
+    Contact,
+    ContactTag,
+    EmailTemplate,
+    Message,
+    Tag,
+    Task,
+    Tenant,
+    TenantMembership,
+    VoicemailDrop,
+)
+
+
+class MembershipInline(admin.TabularInline):
+    model = TenantMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "timezone", "ai_monthly_cost_cap", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(memberships__user=request.user)
+
+
+@admin.register(Tag)
+class TagAdmin(TenantScopedAdmin):
+    list_display = ["name", "tenant", "created_at"]
+    search_fields = ["name"]
+
+
+class ContactTagInline(admin.TabularInline):
+    model = ContactTag
+    extra = 0
+    autocomplete_fields = ["tag"]
+
+
+@admin.register(Contact)
+class ContactAdmin(TenantScopedAdmin):
+    list_display = ["__str__", "email", "phone", "stage", "source", "tenant", "created_at"]
+    list_filter = ["stage", "source", "email_opt_out", "sms_opt_out", "whatsapp_opt_out"]
+    search_fields = ["first_name", "last_name", "email", "phone"]
+    inlines = [ContactTagInline]
+    fieldsets = [
+        (None, {"fields": ["tenant", ("first_name", "last_name"), ("email", "phone")]}),
+        ("CRM", {"fields": ["stage", "source", "timezone", "custom_fields"]}),
+        (
+            "Opt-outs",
+            {"fields": [("email_opt_out", "sms_opt_out", "whatsapp_opt_out", "voice_opt_out")]},
+        ),
+    ]
+
+
+@admin.register(Message)
+class MessageAdmin(TenantScopedAdmin):
+    list_display = ["contact", "channel", "direction", "status", "intent", "created_at"]
+    list_filter = ["channel", "direction", "status"]
+    search_fields = ["body", "contact__email", "contact__phone", "external_id"]
+    raw_id_fields = ["contact"]
+
+
+@admin.register(Call)
+class CallAdmin(TenantScopedAdmin):
+    list_display = ["contact", "direction", "status", "duration_seconds", "created_at"]
+    list_filter = ["direction", "status"]
+    search_fields = ["contact__email", "contact__phone", "from_number", "to_number"]
+    raw_id_fields = ["contact"]
+
+
+@admin.register(Booking)
+class BookingAdmin(TenantScopedAdmin):
+    list_display = ["title", "contact", "starts_at", "status"]
+    list_filter = ["status"]
+    search_fields = ["title", "contact__email"]
+    raw_id_fields = ["contact"]
+
+
+@admin.register(Task)
+class TaskAdmin(TenantScopedAdmin):
+    list_display = ["title", "contact", "due_at", "status"]
+    list_filter = ["status"]
+    search_fields = ["title", "notes", "contact__email"]
+    raw_id_fields = ["contact"]
+
+
+@admin.register(EmailTemplate)
+class EmailTemplateAdmin(TenantScopedAdmin):
+    list_display = ["name", "slug", "subject", "tenant", "updated_at"]
+    search_fields = ["name", "slug", "subject"]
+
+
+@admin.register(VoicemailDrop)
+class VoicemailDropAdmin(TenantScopedAdmin):
+    list_display = ["name", "slug", "tenant", "updated_at"]
+    search_fields = ["name", "slug", "transcript"]

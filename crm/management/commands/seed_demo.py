@@ -1,0 +1,23 @@
+import os
+
+from django.core.management.base import BaseCommand
+
+from crm.demo import seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create the demo tenant, a staff login, contacts, assets, prompts and sample workflows."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--password",
+            default=os.environ.get("DEMO_PASSWORD", "studio-demo"),
+            help="Password for the demo staff user (default: studio-demo or $DEMO_PASSWORD)",
+        )
+
+    def handle(self, *args, password: str, **options):
+        tenant, login, created = seed_demo(password=password)
+        self.stdout.write(f"Demo tenant '{tenant.slug}': {created} new contacts.")
+        self.stdout.write(
+            self.style.SUCCESS(f"Admin login: username '{login.username}', password '{password}'")
+        )

@@ -1,0 +1,303 @@
+"""Workflows: the editable draft, immutable published versions, and the runtime rows.
+
+Static graph (Workflow, WorkflowStep, WorkflowVersion) is kept apart from the runtime
+(Enrollment, StepLog, ScheduledAction, SideEffect), as viewflow does.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def new_webhook_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class Workflow(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        ARCHIVED = "archived", "Archived"
+
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="workflows")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    trigger_type = models.CharField(max_length=50, default="manual")
+    trigger_config = models.JSONField(default=dict, blank=True)
+    trigger_filters = models.JSONField(default=list, blank=True)
+    settings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="allow_reenrollment, timezone, business_hours, exit_conditions, max_step_visits",
+    )
+    # Where the draft came from when imported, kept verbatim for reference.
+    source_text = models.TextField(blank=True)
+    source_format = models.CharField(max_length=10, blank=True)
+    published_version = models.ForeignKey(
+        "WorkflowVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
+    webhook_secret = models.CharField(max_length=128, default=new_webhook_secret)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="workflow_unique_tenant_name")
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "trigger_type"], name="workflow_trigger_lookup")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkflowStep(models.Model):
+    """One step of the editable draft; publishing compiles these into a WorkflowVersion."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="steps")
+    step_id = models.SlugField(max_length=100, help_text="Unique in the workflow; used by targets")
+    order = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=255, blank=True)
+    type = models.CharField(max_length=50)
+    prompt = models.ForeignKey(
+        "prompts.Prompt", on_delete=models.SET_NULL, null=True, blank=True, related_name="steps"
+    )
+    config = models.JSONField(default=dict, blank=True)
+    condition_rules = models.JSONField(default=list, blank=True)
+    delay = models.CharField(max_length=50, blank=True, help_text="e.g. 30m, 1d, 2h30m, PT1H")
+    next_step = models.CharField(max_length=100, blank=True, help_text="A step id, end, exit…")
+    on_error = models.CharField(max_length=100, blank=True, help_text="fail, continue or a step id")
+
+    class Meta:
+        ordering = ["workflow", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "step_id"], name="step_unique_id_in_workflow")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_id} ({self.type})"
+
+
+class WorkflowVersion(models.Model):
+    """An immutable, validated definition; enrollments pin the version they started on."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    checksum = models.CharField(max_length=64)
+    note = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workflow", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "number"], name="version_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} v{self.number}"
+
+
+class Enrollment(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        WAITING = "waiting", "Waiting"
+        COMPLETED = "completed", "Completed"
+        EXITED = "exited", "Exited"
+        FAILED = "failed", "Failed"
+
+    LIVE_STATUSES = (Status.ACTIVE, Status.WAITING)
+
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="enrollments")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="enrollments")
+    version = models.ForeignKey(WorkflowVersion, on_delete=models.PROTECT, related_name="enrollments")
+    contact = models.ForeignKey(
+        settings.STUDIO_CONTACT_MODEL, on_delete=models.CASCADE, related_name="enrollments"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    current_step = models.CharField(max_length=100, blank=True)
+    # steps.<id>.* results, the trigger payload and A/B assignments accumulated on the way.
+    context = models.JSONField(default=dict, blank=True)
+    visits = models.JSONField(default=dict, blank=True, help_text="step id → times run")
+    step_count = models.PositiveIntegerField(default=0)
+    # Copied from the workflow's settings at enrollment; the partial unique index reads it.
+    reenrollable = models.BooleanField(default=False)
+    exit_reason = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-enrolled_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "contact"],
+                condition=Q(reenrollable=False),
+                name="enrollment_once_per_contact",
+            ),
+            models.UniqueConstraint(
+                fields=["workflow", "contact"],
+                condition=Q(status__in=["active", "waiting"]),
+                name="enrollment_one_live_per_contact",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workflow", "status"], name="enrollment_workflow_status"),
+            models.Index(fields=["contact", "status"], name="enrollment_contact_status"),
+            models.Index(fields=["tenant", "status"], name="enrollment_tenant_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} in {self.workflow} ({self.status})"
+
+
+class StepLog(models.Model):
+    """One row per step execution: the audit trail, the timeline and the outbox."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        RETRYING = "retrying", "Retrying"
+        SKIPPED = "skipped", "Skipped"
+        WAITING = "waiting", "Waiting"
+
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="step_logs")
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, null=True, blank=True, related_name="logs"
+    )
+    version = models.ForeignKey(
+        WorkflowVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="logs"
+    )
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, null=True, blank=True, related_name="logs"
+    )
+    step_id = models.CharField(max_length=100)
+    step_type = models.CharField(max_length=50)
+    step_name = models.CharField(max_length=255, blank=True)
+    visit = models.PositiveIntegerField(default=1)
+    attempt = models.PositiveIntegerField(default=1)
+    prompt = models.ForeignKey(
+        "prompts.Prompt", on_delete=models.SET_NULL, null=True, blank=True, related_name="logs"
+    )
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    triggering_object_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    input_context = models.JSONField(null=True, blank=True)
+    raw_output = models.JSONField(null=True, blank=True)
+    parsed_output = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    next_step = models.CharField(max_length=100, blank=True)
+    model_name = models.CharField(max_length=100, blank=True)
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    token_usage = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [
+            models.Index(fields=["enrollment", "started_at"], name="steplog_enrollment_time"),
+            models.Index(fields=["tenant", "started_at"], name="steplog_tenant_time"),
+            models.Index(fields=["workflow", "status"], name="steplog_workflow_status"),
+            models.Index(fields=["started_at"], name="steplog_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_id} #{self.visit} {self.status}"
+
+
+class ScheduledAction(models.Model):
+    """Due work as a row: every delay, wait, goal timeout and retry. Nothing waits in the broker."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CLAIMED = "claimed", "Claimed"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Kind(models.TextChoices):
+        RUN_STEP = "run_step", "Run step"
+        RESUME = "resume", "Resume after wait"
+        GOAL_TIMEOUT = "goal_timeout", "Goal timeout"
+        RETRY = "retry", "Retry"
+
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="+")
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="scheduled_actions"
+    )
+    step_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.RUN_STEP)
+    # The enrollment's step_count when this was scheduled; a stale row (the enrollment moved
+    # on, e.g. a goal jump) is recognised by a mismatch and dropped.
+    seq = models.PositiveIntegerField(default=0)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(status="pending"), name="scheduled_pending_due"
+            ),
+            models.Index(
+                fields=["claimed_at"], condition=Q(status="claimed"), name="scheduled_claimed"
+            ),
+            models.Index(fields=["enrollment", "status"], name="scheduled_enrollment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.step_id} at {self.due_at:%Y-%m-%d %H:%M:%S} ({self.status})"
+
+
+class SideEffect(models.Model):
+    """Idempotency record: one outbound action per (enrollment, step, visit) key."""
+
+    class Status(models.TextChoices):
+        STARTED = "started", "Started"
+        DONE = "done", "Done"
+
+    key = models.CharField(max_length=200, unique=True)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="+")
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, null=True, blank=True, related_name="side_effects"
+    )
+    step_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=50)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.STARTED)
+    result = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.key
