@@ -80,8 +80,18 @@ def cmd_studio() -> None:
             env=env,
         ),
         subprocess.Popen(
-            [str(BIN / "celery"), "-A", "automation_studio", "worker", "-l", "INFO",
-             "--concurrency", "2", "--pool", "threads"],
+            [
+                str(BIN / "celery"),
+                "-A",
+                "automation_studio",
+                "worker",
+                "-l",
+                "INFO",
+                "--concurrency",
+                "2",
+                "--pool",
+                "threads",
+            ],
             cwd=ROOT,
             env=env,
         ),
@@ -121,8 +131,15 @@ def cmd_test(extra: list[str]) -> None:
     database = env.get("DATABASE_URL", "sqlite (default)")
     say(f"pytest with coverage on {database.split('@')[-1]}")
     status = run(
-        BIN / "pytest", "-q", "--cov", "--cov-report=term", "-p", "no:cacheprovider", *extra,
-        env=env, check=False,
+        BIN / "pytest",
+        "-q",
+        "--cov",
+        "--cov-report=term",
+        "-p",
+        "no:cacheprovider",
+        *extra,
+        env=env,
+        check=False,
     )
     if status != 0:
         sys.exit(status)
@@ -131,8 +148,14 @@ def cmd_test(extra: list[str]) -> None:
         say("constraint tests again on the SQLite default")
         sqlite_env = {k: v for k, v in env.items() if k != "DATABASE_URL"}
         sqlite_env["STUDIO_VAR_DIR"] = str(ROOT / "var" / "sqlite-test")
-        run(BIN / "pytest", "-q", "-p", "no:cacheprovider", "tests/test_constraints.py",
-            env=sqlite_env)
+        run(
+            BIN / "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_constraints.py",
+            env=sqlite_env,
+        )
 
 
 def main(argv: list[str]) -> None:

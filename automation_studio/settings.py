@@ -164,3 +164,15 @@ STUDIO_MAX_STEP_VISITS = env_int("STUDIO_MAX_STEP_VISITS", 50)
 STUDIO_DEFINITION_MAX_BYTES = env_int("STUDIO_DEFINITION_MAX_BYTES", 1_000_000)
 # The contact model the engine enrolls (swappable, like AUTH_USER_MODEL).
 STUDIO_CONTACT_MODEL = env_str("STUDIO_CONTACT_MODEL", "crm.Contact")
+
+# Periodic engine work, registered here once; django-celery-beat's DatabaseScheduler syncs it.
+CELERY_BEAT_SCHEDULE = {
+    "engine-scheduler-tick": {
+        "task": "engine.tasks.scheduler_tick",
+        "schedule": STUDIO_SCHEDULER_INTERVAL.total_seconds(),
+        "options": {"expires": 10},
+    },
+    "engine-sweep": {"task": "engine.tasks.sweep", "schedule": 60.0, "options": {"expires": 50}},
+    "engine-purge-step-logs": {"task": "engine.tasks.purge_step_logs", "schedule": 3600.0},
+}
+STUDIO_SWEEP_STALE_SECONDS = env_int("STUDIO_SWEEP_STALE_SECONDS", 60)

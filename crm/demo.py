@@ -35,9 +35,38 @@ DEMO_USERNAME = "demo"
 STAFF_GROUP = "Studio staff"
 STUDIO_APPS = ("crm", "workflows", "prompts")
 
-FIRST_NAMES = ["Anna", "Ben", "Clara", "David", "Elif", "Felix", "Greta", "Hassan", "Ida", "Jonas",
-               "Kira", "Luca", "Mara", "Noah", "Olga", "Paul", "Quinn", "Rosa", "Sami", "Tara",
-               "Umut", "Vera", "Wim", "Xenia", "Yusuf", "Zoe", "Lena", "Max", "Nina", "Omar"]
+FIRST_NAMES = [
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Elif",
+    "Felix",
+    "Greta",
+    "Hassan",
+    "Ida",
+    "Jonas",
+    "Kira",
+    "Luca",
+    "Mara",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Umut",
+    "Vera",
+    "Wim",
+    "Xenia",
+    "Yusuf",
+    "Zoe",
+    "Lena",
+    "Max",
+    "Nina",
+    "Omar",
+]
 LAST_NAMES = ["Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Koch"]
 TAGS = ["new-lead", "vip", "newsletter", "booked-appointment", "trial", "whatsapp"]
 GOALS = ["lose weight", "build muscle", "run a marathon", "feel better"]
@@ -114,7 +143,8 @@ def seed_prompts(*, tenant: Tenant) -> None:
             "system_prompt_text": (
                 "You are a friendly personal trainer at {{workflow.name}}. Write a short weekly "
                 "training plan for {{contact.first_name}} whose goal is "
-                "{{contact.custom_fields.goal|default:'general fitness'}}. Request: {{trigger.content}}"
+                "{{contact.custom_fields.goal|default:'general fitness'}}. "
+                "Request: {{trigger.content}}"
             ),
             "template_variables": ["contact", "trigger", "workflow"],
             "generation_config": {"temperature": 0.7, "max_output_tokens": 800},
@@ -181,7 +211,11 @@ def seed_contacts(*, tenant: Tenant, count: int = 36) -> int:
             channel=rng.choice([Channel.WHATSAPP, Channel.SMS, Channel.EMAIL]),
             direction=Direction.INBOUND,
             body=rng.choice(
-                ["Hi, do you have a free trial?", "Can I get a training plan?", "What are your prices?"]
+                [
+                    "Hi, do you have a free trial?",
+                    "Can I get a training plan?",
+                    "What are your prices?",
+                ]
             ),
             from_address=contact.phone,
             status=Message.Status.RECEIVED,

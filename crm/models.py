@@ -17,7 +17,9 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     timezone = models.CharField(max_length=64, default="UTC")
     # Optional monthly AI spend cap in USD; None means no cap.
-    ai_monthly_cost_cap = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    ai_monthly_cost_cap = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -118,9 +120,7 @@ class ContactTag(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["contact", "tag"], name="contacttag_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["contact", "tag"], name="contacttag_unique")]
 
 
 class Channel(models.TextChoices):
@@ -282,4 +282,3 @@ class VoicemailDrop(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
-

@@ -48,7 +48,15 @@ class EnrollmentAdmin(TenantScopedAdmin):
 
 @admin.register(StepLog)
 class StepLogAdmin(TenantScopedAdmin):
-    list_display = ["step_id", "step_type", "status", "enrollment", "duration_ms", "cost", "started_at"]
+    list_display = [
+        "step_id",
+        "step_type",
+        "status",
+        "enrollment",
+        "duration_ms",
+        "cost",
+        "started_at",
+    ]
     list_filter = ["status", "step_type"]
     search_fields = ["step_id", "error_message"]
     raw_id_fields = ["enrollment", "workflow", "version", "prompt", "parent"]

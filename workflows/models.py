@@ -62,7 +62,9 @@ class Workflow(models.Model):
             models.UniqueConstraint(fields=["tenant", "name"], name="workflow_unique_tenant_name")
         ]
         indexes = [
-            models.Index(fields=["tenant", "status", "trigger_type"], name="workflow_trigger_lookup")
+            models.Index(
+                fields=["tenant", "status", "trigger_type"], name="workflow_trigger_lookup"
+            )
         ]
 
     def __str__(self) -> str:
@@ -89,7 +91,9 @@ class WorkflowStep(models.Model):
     class Meta:
         ordering = ["workflow", "order", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["workflow", "step_id"], name="step_unique_id_in_workflow")
+            models.UniqueConstraint(
+                fields=["workflow", "step_id"], name="step_unique_id_in_workflow"
+            )
         ]
 
     def __str__(self) -> str:
@@ -131,7 +135,9 @@ class Enrollment(models.Model):
 
     tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="enrollments")
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="enrollments")
-    version = models.ForeignKey(WorkflowVersion, on_delete=models.PROTECT, related_name="enrollments")
+    version = models.ForeignKey(
+        WorkflowVersion, on_delete=models.PROTECT, related_name="enrollments"
+    )
     contact = models.ForeignKey(
         settings.STUDIO_CONTACT_MODEL, on_delete=models.CASCADE, related_name="enrollments"
     )

@@ -1,0 +1,106 @@
+"""The one contract every step kind implements, and the registry that finds them.
+
+A handler is a small class: ``handle(ctx, step) -> StepResult``. It reads the step's config
+through ``ctx.render`` (templating over the enrollment's plain-dict context), talks to the
+world only through ``ctx.services`` (so a dry-run can swap them), and says where to go next.
+Permanent problems raise ``StepFailed``; transient ones raise ``StepFailed(transient=True)``
+and the executor retries with backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Protocol
+
+
+class StepFailed(Exception):
+    """A step could not do its job; ``transient`` errors are retried with backoff."""
+
+    def __init__(self, message: str, *, transient: bool = False, output: dict | None = None):
+        super().__init__(message)
+        self.transient = transient
+        self.output = output or {}
+
+
+@dataclass
+class StepResult:
+    output: dict[str, Any] = field(default_factory=dict)
+    # A target (step id, "end", "exit", "exit_<reason>"); None means the step's successor.
+    next: str | None = None
+    # Set when the enrollment must wait: the next step runs at this time.
+    resume_at: datetime | None = None
+    # Set by goal steps that wait for their condition: timeout target and time.
+    waiting_for_goal: bool = False
+    status: str = "succeeded"
+    input: dict[str, Any] | None = None
+    raw_output: Any = None
+    parsed_output: Any = None
+    model_name: str = ""
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: Decimal | None = None
+    prompt_id: int | None = None
+
+
+class Services(Protocol):
+    """What a handler may touch; live and dry-run implementations differ."""
+
+    dry_run: bool
+
+
+@dataclass
+class StepContext:
+    data: dict[str, Any]  # the template namespaces: contact, trigger, steps, workflow, …
+    now: datetime
+    tenant_id: int
+    enrollment_id: int | None
+    contact_id: Any
+    workflow_settings: Mapping[str, Any]
+    visit: int
+    services: Any
+    successor: str
+    render_value: Callable[[Any], Any]
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(getattr(self.services, "dry_run", False))
+
+    def idempotency_key(self, step_id: str) -> str:
+        """Same (enrollment, step, visit) → same key: a re-run finds the earlier result."""
+        owner = self.enrollment_id if self.enrollment_id is not None else "dry"
+        return f"enr{owner}:{step_id}:{self.visit}"
+
+    def render(self, value: Any) -> Any:
+        return self.render_value(value)
+
+
+class StepHandler:
+    kind: ClassVar[str] = ""
+
+    def handle(self, ctx: StepContext, step: Mapping[str, Any]) -> StepResult:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, StepHandler] = {}
+
+
+def register(cls: type[StepHandler]) -> type[StepHandler]:
+    """Class decorator: one instance per kind, looked up by the step's canonical type."""
+    if not cls.kind:
+        raise ValueError(f"{cls.__name__} has no kind")
+    _REGISTRY[cls.kind] = cls()
+    return cls
+
+
+def handler_for(kind: str) -> StepHandler:
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise StepFailed(f"no handler for step kind '{kind}'") from None
+
+
+def registered_kinds() -> frozenset[str]:
+    return frozenset(_REGISTRY)

@@ -1,0 +1,22 @@
+"""``condition`` (alias ``branch``): go to ``then`` when the rules hold, else to ``else``."""
+
+from __future__ import annotations
+
+from engine.conditions import ConditionError, evaluate
+
+from .base import StepContext, StepFailed, StepHandler, StepResult, register
+
+
+@register
+class ConditionHandler(StepHandler):
+    kind = "condition"
+
+    def handle(self, ctx: StepContext, step) -> StepResult:
+        config = step.get("config") or {}
+        rules = ctx.render(config.get("if") or [])
+        try:
+            matched = evaluate(rules, ctx.data)
+        except ConditionError as exc:
+            raise StepFailed(f"condition rules: {exc}") from exc
+        target = config.get("then") if matched else config.get("else")
+        return StepResult(output={"result": matched}, next=target or None, input={"if": rules})

@@ -1,0 +1,14 @@
+"""``exit``: end the enrollment with a reason."""
+
+from __future__ import annotations
+
+from .base import StepContext, StepHandler, StepResult, register
+
+
+@register
+class ExitHandler(StepHandler):
+    kind = "exit"
+
+    def handle(self, ctx: StepContext, step) -> StepResult:
+        reason = str(ctx.render((step.get("config") or {}).get("reason") or "exit"))
+        return StepResult(output={"reason": reason}, next=f"exit_{reason}")

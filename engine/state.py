@@ -1,0 +1,32 @@
+"""Enrollment states and the transitions allowed between them, in one place."""
+
+from __future__ import annotations
+
+from workflows.models import Enrollment
+
+S = Enrollment.Status
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.ACTIVE: frozenset({S.ACTIVE, S.WAITING, S.COMPLETED, S.EXITED, S.FAILED}),
+    S.WAITING: frozenset({S.ACTIVE, S.WAITING, S.COMPLETED, S.EXITED, S.FAILED}),
+    S.COMPLETED: frozenset(),
+    S.EXITED: frozenset(),
+    S.FAILED: frozenset(),
+}
+LIVE = frozenset({S.ACTIVE, S.WAITING})
+FINAL = frozenset({S.COMPLETED, S.EXITED, S.FAILED})
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+def can_move(source: str, target: str) -> bool:
+    return target in TRANSITIONS.get(source, frozenset())
+
+
+def move(enrollment: Enrollment, target: str) -> None:
+    """Set the status, refusing moves out of a final state (a finished run stays finished)."""
+    if not can_move(enrollment.status, target):
+        raise InvalidTransition(f"enrollment {enrollment.pk}: {enrollment.status} → {target}")
+    enrollment.status = target
