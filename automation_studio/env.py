@@ -56,7 +56,7 @@ def require(name: str) -> str:
 
 
 def parse_database_url(url: str) -> dict:
-    """Turn ``postgres://user:pw@host:port/name?opt=v`` or ``sqlite:///path`` into a DATABASES entry."""
+    """Turn ``postgres://user:pw@host/name?opt=v`` or ``sqlite:///path`` into a DATABASES entry."""
     parsed = urlparse(url)
     scheme = parsed.scheme.lower()
     if scheme == "sqlite":

@@ -122,6 +122,9 @@ class ContactTag(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["contact", "tag"], name="contacttag_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.contact} #{self.tag}"
+
 
 class Channel(models.TextChoices):
     SMS = "sms", "SMS"
