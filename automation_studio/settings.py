@@ -176,3 +176,27 @@ CELERY_BEAT_SCHEDULE = {
     "engine-purge-step-logs": {"task": "engine.tasks.purge_step_logs", "schedule": 3600.0},
 }
 STUDIO_SWEEP_STALE_SECONDS = env_int("STUDIO_SWEEP_STALE_SECONDS", 60)
+
+# --- Outbound: channels, HTTP, AI --------------------------------------------
+# Channel → backend class path ("default" is the fallback); console prints, locmem keeps an outbox.
+STUDIO_CHANNEL_BACKENDS = {
+    "default": env_str("STUDIO_CHANNEL_BACKEND", "engine.channels.console.ConsoleBackend")
+}
+STUDIO_TWILIO = {
+    "base_url": env_str("TWILIO_BASE_URL", "https://api.twilio.com"),
+    "account_sid": env_str("TWILIO_ACCOUNT_SID", ""),
+    "auth_token": env_str("TWILIO_AUTH_TOKEN", ""),
+    "from_sms": env_str("TWILIO_FROM_SMS", ""),
+    "from_whatsapp": env_str("TWILIO_FROM_WHATSAPP", ""),
+    "from_voice": env_str("TWILIO_FROM_VOICE", ""),
+}
+# Internal hosts or CIDRs that http_request steps may reach despite the SSRF guard.
+STUDIO_HTTP_ALLOWED_HOSTS = env_list("STUDIO_HTTP_ALLOWED_HOSTS", [])
+GEMINI_BASE_URL = env_str("GEMINI_BASE_URL", "")
+OPENAI_COMPATIBLE_BASE_URL = env_str("OPENAI_COMPATIBLE_BASE_URL", "https://openrouter.ai/api/v1")
+OPENAI_COMPATIBLE_API_KEY = env_str("OPENAI_COMPATIBLE_API_KEY", "")
+STUDIO_AI_TIMEOUT_SECONDS = env_int("STUDIO_AI_TIMEOUT_SECONDS", 30)
+STUDIO_AI_PRICES: dict = {}
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "studio@localhost")
+STUDIO_PUBLIC_BASE_URL = env_str("STUDIO_PUBLIC_BASE_URL", "http://127.0.0.1:8000")

@@ -1,0 +1,1 @@
+"""Outbound network safety: address checks and redaction for user-configured URLs."""
