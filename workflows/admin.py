@@ -37,6 +37,10 @@ class WorkflowVersionAdmin(TenantScopedAdmin):
         # Published versions are immutable.
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Enrollments pin their version; it lives as long as the workflow.
+        return False
+
 
 @admin.register(Enrollment)
 class EnrollmentAdmin(TenantScopedAdmin):

@@ -135,8 +135,9 @@ class Enrollment(models.Model):
 
     tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="enrollments")
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="enrollments")
+    # Versions are never deleted on their own (the admin refuses); they go with their workflow.
     version = models.ForeignKey(
-        WorkflowVersion, on_delete=models.PROTECT, related_name="enrollments"
+        WorkflowVersion, on_delete=models.CASCADE, related_name="enrollments"
     )
     contact = models.ForeignKey(
         settings.STUDIO_CONTACT_MODEL, on_delete=models.CASCADE, related_name="enrollments"
