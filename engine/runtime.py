@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.flow import Flow
 from engine.handlers.base import StepContext
-from engine.templating import render_value
+from engine.templating import check_context, render_value
 
 
 class AssetRefs(dict):
@@ -54,6 +54,7 @@ def step_context(
     visit: int,
     services: Any,
 ) -> StepContext:
+    checked = check_context(data)  # once per step, not once per rendered string
     return StepContext(
         data=data,
         now=now,
@@ -64,5 +65,5 @@ def step_context(
         visit=visit,
         services=services,
         successor=flow.successor(step_id),
-        render_value=lambda value: render_value(value, data),
+        render_value=lambda value: render_value(value, checked),
     )

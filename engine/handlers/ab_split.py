@@ -28,9 +28,7 @@ class AbSplitHandler(StepHandler):
 
     def handle(self, ctx: StepContext, step) -> StepResult:
         variants = (step.get("config") or {}).get("variants") or []
-        seed = (
-            f"{ctx.enrollment_id if ctx.enrollment_id is not None else ctx.contact_id}:{step['id']}"
-        )
-        seed = ctx.data.get("enrollment", {}).get("seed") or seed
-        variant = pick_variant(variants, seed=f"{seed}:{step['id']}")
+        # The enrollment (or a dry-run's --seed) fixes the draw, so a re-run picks the same.
+        owner = ctx.data.get("enrollment", {}).get("seed") or ctx.enrollment_id or ctx.contact_id
+        variant = pick_variant(variants, seed=f"{owner}:{step['id']}")
         return StepResult(output={"variant": variant.get("name")}, next=variant.get("next") or None)

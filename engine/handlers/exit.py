@@ -11,4 +11,5 @@ class ExitHandler(StepHandler):
 
     def handle(self, ctx: StepContext, step) -> StepResult:
         reason = str(ctx.render((step.get("config") or {}).get("reason") or "exit"))
-        return StepResult(output={"reason": reason}, next=f"exit_{reason}")
+        target = "exit" if reason == "exit" else f"exit_{reason}"
+        return StepResult(output={"reason": reason}, next=target)
