@@ -3,6 +3,7 @@ import os
 from django.core.management.base import BaseCommand
 
 from crm.demo import seed_demo
+from workflows.demo import seed_example_workflows
 
 
 class Command(BaseCommand):
@@ -18,6 +19,8 @@ class Command(BaseCommand):
     def handle(self, *args, password: str, **options):
         tenant, login, created = seed_demo(password=password)
         self.stdout.write(f"Demo tenant '{tenant.slug}': {created} new contacts.")
+        names = seed_example_workflows(tenant=tenant)
+        self.stdout.write(f"Sample workflows: {', '.join(names)}")
         self.stdout.write(
             self.style.SUCCESS(f"Admin login: username '{login.username}', password '{password}'")
         )
