@@ -132,12 +132,13 @@ SPECTACULAR_SETTINGS = {
 _default_broker_dir = VAR_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_default_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_default_broker_dir / "queue"),
         "data_folder_out": str(_default_broker_dir / "queue"),
         "processed_folder": str(_default_broker_dir / "processed"),
+        "control_folder": str(_default_broker_dir / "control"),
         "store_processed": False,
         "polling_interval": 0.2,
     }

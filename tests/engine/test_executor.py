@@ -355,3 +355,20 @@ def test_an_empty_workflow_completes_at_enrollment(tenant):
     )
     assert enrollment.status == "completed"
     assert enrollment.completed_at is not None
+
+
+def test_the_run_log_exports_in_the_php_plan_shape(tenant, inline_queue):
+    from engine.runlog import run_log
+
+    workflow = make_published(tenant, branch_flow())
+    enrollment = enrollment_create(workflow=workflow, contact=make_contact(tenant, tags=["vip"]))
+    inline_queue.drain()
+    enrollment.refresh_from_db()
+    log = run_log(enrollment=enrollment)
+    assert log["execution_id"] == str(enrollment.pk)
+    assert log["status"] == "completed"
+    assert log["exit_reason"] == "vip"
+    assert [(s["step_id"], s["status"], s["output_vars"]) for s in log["steps"]] == [
+        ("is_vip", "success", {"result": True})
+    ]
+    assert set(log) >= {"workflow_id", "start_time", "end_time", "steps"}
