@@ -85,7 +85,9 @@ def test_publishing_twice_gives_versions_1_and_2_and_enrollments_keep_theirs(ten
 
 
 def test_a_draft_with_errors_cannot_be_published_and_says_why(tenant):
-    broken = SIMPLE.replace("type: exit\n    config: {reason: done}", "type: exit\n    next: nowhere")
+    broken = SIMPLE.replace(
+        "type: exit\n    config: {reason: done}", "type: exit\n    next: nowhere"
+    )
     workflow = workflow_import(tenant=tenant, text=broken).workflow
     with pytest.raises(PublishRefused) as refused:
         workflow_publish(workflow=workflow)
