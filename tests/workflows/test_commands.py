@@ -25,7 +25,7 @@ def run(*args) -> str:
 
 def test_validate_prints_the_nurture_warnings_and_succeeds():
     output = run("validate_workflow", str(NURTURE))
-    assert "warning: steps[3]" in output
+    assert "warning: steps[2].config.then: branch target 'send_followup_sms' falls" in output
     assert output.strip().endswith("valid (2 warnings)")
 
 
@@ -38,7 +38,7 @@ def test_validate_json_lists_errors_with_path_line_and_message(tmp_path):
     assert failed.value.returncode == 1
     report = json.loads(out.getvalue())
     assert report["errors"] == [
-        {"path": "steps[2].config.then", "line": 37, "message": "unknown step 'nowhere'"}
+        {"path": "steps[2].config.then", "line": 33, "message": "unknown step 'nowhere'"}
     ]
 
 

@@ -36,3 +36,10 @@ def workflow_by_name_or_id(tenant: Tenant, name_or_id: str) -> Workflow:
             f"tenant '{tenant.slug}' has no workflow named or numbered '{name_or_id}'"
         )
     return found
+
+
+def free_version_flag(parser) -> None:
+    """Our ``--version`` is a workflow version number: let it replace Django's version flag."""
+    # argparse checks conflicts in the optionals group, which keeps its own handler.
+    for container in (parser, parser._optionals):
+        container.conflict_handler = "resolve"

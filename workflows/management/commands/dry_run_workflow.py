@@ -12,7 +12,7 @@ from engine.definition import (
 from engine.dryrun import DryRunError, dry_run
 from workflows.services import draft_dict
 
-from ._common import read_file, tenant_by_slug, workflow_by_name_or_id
+from ._common import free_version_flag, read_file, tenant_by_slug, workflow_by_name_or_id
 
 
 def json_arg(raw: str | None, name: str, default):
@@ -28,6 +28,7 @@ class Command(BaseCommand):
     help = "Simulate a workflow for a sample contact on a virtual clock; nothing is sent or saved."
 
     def add_arguments(self, parser):
+        free_version_flag(parser)
         parser.add_argument("source", help="a YAML/JSON file, or a workflow name or id")
         parser.add_argument("--tenant", required=True)
         parser.add_argument("--contact", required=True, help='JSON, e.g. {"first_name": "Ann"}')

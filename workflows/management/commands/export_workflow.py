@@ -3,13 +3,14 @@ from django.core.management.base import BaseCommand, CommandError
 from workflows.models import WorkflowVersion
 from workflows.selectors import workflow_export
 
-from ._common import tenant_by_slug, workflow_by_name_or_id
+from ._common import free_version_flag, tenant_by_slug, workflow_by_name_or_id
 
 
 class Command(BaseCommand):
     help = "Print a workflow's draft (or a published version) as YAML or JSON."
 
     def add_arguments(self, parser):
+        free_version_flag(parser)
         parser.add_argument("workflow", help="name or id")
         parser.add_argument("--tenant", required=True)
         parser.add_argument("--version", type=int, dest="version_number")

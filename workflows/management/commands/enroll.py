@@ -1,0 +1,49 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from engine.conditions import ConditionError
+from engine.enrollment import EnrollmentRefused
+from engine.triggers.manual import ManualEnrollError, manual_enroll
+
+from ._common import tenant_by_slug, workflow_by_name_or_id
+
+
+class Command(BaseCommand):
+    help = "Enroll contacts in an active workflow: one (--contact), a filtered set, or --all."
+
+    def add_arguments(self, parser):
+        parser.add_argument("workflow", help="name or id")
+        parser.add_argument("--tenant", required=True, help="tenant slug")
+        who = parser.add_mutually_exclusive_group(required=True)
+        who.add_argument("--contact", action="append", help="contact id (repeatable)")
+        who.add_argument(
+            "--filter",
+            help='condition rules as JSON, e.g. \'[{"field": "tags", '
+            '"operator": "contains", "value": "vip"}]\'',
+        )
+        who.add_argument("--all", action="store_true", help="every contact of the tenant")
+
+    def handle(self, *args, workflow: str, tenant: str, contact, filter, all: bool, **options):
+        found = workflow_by_name_or_id(tenant_by_slug(tenant), workflow)
+        filters = None
+        if filter is not None:
+            try:
+                filters = json.loads(filter)
+            except ValueError as exc:
+                raise CommandError(f"--filter is not valid JSON: {exc}") from None
+        try:
+            result = manual_enroll(
+                workflow=found,
+                contact_ids=contact,
+                filters=filters,
+                everyone=all,
+                by="manage.py enroll",
+                via="command",
+            )
+        except (EnrollmentRefused, ManualEnrollError, ConditionError) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"enrolled {result.enrolled} of {result.selected} contacts in '{found.name}'"
+            f" ({result.skipped} already in)"
+        )
