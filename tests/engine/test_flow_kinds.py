@@ -139,7 +139,7 @@ def test_celery_tasks_call_their_services(inline_queue):
             contact=make_contact(tenant),
         )
         inline_queue.run_on_commit()
-        name, args = inline_queue.sent.pop()
+        _name, args = inline_queue.sent.pop()
         assert tasks.run_step(*args) == "waiting"
     with time_machine.travel(MONDAY_EVENING + timedelta(minutes=31), tick=False):
         assert tasks.scheduler_tick() == 1
