@@ -24,7 +24,7 @@ class CrmContactAdapter:
     """Snapshots of the bundled ``crm.Contact``."""
 
     def load(self, contact_id: Any):
-        return contact_model().objects.prefetch_related("tags").get(pk=contact_id)
+        return contact_model().objects.get(pk=contact_id)
 
     def snapshot(self, contact) -> dict[str, Any]:
         return {
@@ -34,7 +34,7 @@ class CrmContactAdapter:
             "full_name": contact.full_name,
             "email": contact.email,
             "phone": contact.phone,
-            "tags": sorted(tag.name for tag in contact.tags.all()),
+            "tags": sorted(contact.tags.values_list("name", flat=True)),
             "custom_fields": dict(contact.custom_fields or {}),
             "stage": contact.stage,
             "source": contact.source,

@@ -81,7 +81,7 @@ def enrollment_exit(*, enrollment_id: int, reason: str = "manual") -> bool:
         directive = finish(run, EXITED, reason=reason)
         run.current_step = ""
         persist(
-            enrollment, run, flow_for_version(enrollment.version), [], directive, timezone.now()
+            enrollment, run, flow_for_version(enrollment.version_id), [], directive, timezone.now()
         )
         return True
 
@@ -92,7 +92,7 @@ def enrollment_recheck(*, enrollment_id: int) -> str:
         enrollment = lock_enrollment(enrollment_id)
         if enrollment is None or enrollment.status not in state.LIVE:
             return "gone"
-        flow = flow_for_version(enrollment.version)
+        flow = flow_for_version(enrollment.version_id)
         run = run_state_of(enrollment)
         now = timezone.now()
         interrupted = check_interrupts(

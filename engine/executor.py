@@ -18,6 +18,7 @@ from django.utils import timezone
 from engine import queue, state
 from engine.contacts import load_snapshot
 from engine.flow import Flow, flow_for_version
+from engine.handlers.base import is_pure
 from engine.live_services import LiveServices
 from engine.machine import (
     GOAL_TIMEOUT,
@@ -35,14 +36,13 @@ from workflows.models import Enrollment, ScheduledAction, StepLog
 
 logger = logging.getLogger(__name__)
 
+# Bound on pure steps run back to back in one task (a loop still meets the visit limit).
+MAX_INLINE_STEPS = 25
+
 
 def lock_enrollment(enrollment_id: int) -> Enrollment | None:
-    return (
-        Enrollment.objects.select_for_update(of=("self",))
-        .select_related("version")
-        .filter(pk=enrollment_id)
-        .first()
-    )
+    # No join: the version's definition comes from the per-process flow cache.
+    return Enrollment.objects.select_for_update().filter(pk=enrollment_id).first()
 
 
 def run_state_of(enrollment: Enrollment) -> RunState:
@@ -105,7 +105,7 @@ def action_run(*, action_id: int) -> str:
 
 
 def _resume(enrollment: Enrollment, action: ScheduledAction) -> str:
-    flow = flow_for_version(enrollment.version)
+    flow = flow_for_version(enrollment.version_id)
     run = run_state_of(enrollment)
     now = timezone.now()
     if action.kind == GOAL_TIMEOUT:
@@ -127,28 +127,37 @@ def _resume(enrollment: Enrollment, action: ScheduledAction) -> str:
 def _drive(
     enrollment: Enrollment, step_id: str, *, attempt: int = 1, run: RunState | None = None
 ) -> str:
-    flow = flow_for_version(enrollment.version)
+    flow = flow_for_version(enrollment.version_id)
     run = run or run_state_of(enrollment)
     now = timezone.now()
     data = template_data_for(enrollment, run, flow, now)
-    interrupted = check_interrupts(run, flow, data, now)
-    if interrupted is not None:
-        logs, directive = interrupted
-        persist(enrollment, run, flow, logs, directive, now)
-        return "interrupted"
-    entry, directive = execute(
-        run,
-        flow,
-        step_id,
-        data=data,
-        services=LiveServices(tenant_id=enrollment.tenant_id, enrollment=enrollment),
-        now=now,
-        tenant_id=enrollment.tenant_id,
-        enrollment_id=enrollment.pk,
-        contact_id=enrollment.contact_id,
-        attempt=attempt,
-    )
-    persist(enrollment, run, flow, [entry], directive, now)
+    services = LiveServices(tenant_id=enrollment.tenant_id, enrollment=enrollment)
+    entries: list[LogEntry] = []
+    for _ in range(MAX_INLINE_STEPS):
+        interrupted = check_interrupts(run, flow, data, now)
+        if interrupted is not None:
+            logs, directive = interrupted
+            entries.extend(logs)
+            persist(enrollment, run, flow, entries, directive, now)
+            return "interrupted"
+        entry, directive = execute(
+            run,
+            flow,
+            step_id,
+            data=data,
+            services=services,
+            now=now,
+            tenant_id=enrollment.tenant_id,
+            enrollment_id=enrollment.pk,
+            contact_id=enrollment.contact_id,
+            attempt=attempt,
+        )
+        entries.append(entry)
+        # Pure steps (branches, splits, exits) follow in the same task: no broker round trip.
+        if directive.kind != "run" or not is_pure(flow.step(directive.step_id).get("type", "")):
+            break
+        step_id, attempt = directive.step_id, 1
+    persist(enrollment, run, flow, entries, directive, now)
     return entry.status
 
 

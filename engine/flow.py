@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from engine.durations import parse_duration
+from workflows.models import WorkflowVersion
 
 END = "end"
 EXIT = "exit"
@@ -83,16 +84,28 @@ class Flow:
         return int(self.settings.get("max_step_visits") or settings.STUDIO_MAX_STEP_VISITS)
 
 
-_FLOWS: dict[tuple[int, str], Flow] = {}
+_FLOWS: dict[int, Flow] = {}
 
 
-def flow_for_version(version) -> Flow:
-    """Versions are immutable; the checksum guards against a reused id (a reset database)."""
-    key = (version.pk, version.checksum)
-    flow = _FLOWS.get(key)
+def flow_for_version(version: int | WorkflowVersion) -> Flow:
+    """The Flow of a published version (an id or the row). Versions never change and ids are
+    never reused, so the id is the cache key; tests, whose rolled-back ids repeat, clear the
+    cache with ``forget_flows``."""
+    version_id = version if isinstance(version, int) else version.pk
+    flow = _FLOWS.get(version_id)
     if flow is None:
-        flow = Flow.from_definition(version.definition)
-        if len(_FLOWS) > 2048:
+        if isinstance(version, int):
+            definition = WorkflowVersion.objects.values_list("definition", flat=True).get(
+                pk=version_id
+            )
+        else:
+            definition = version.definition
+        flow = Flow.from_definition(definition)
+        if len(_FLOWS) > 4096:
             _FLOWS.clear()
-        _FLOWS[key] = flow
+        _FLOWS[version_id] = flow
     return flow
+
+
+def forget_flows() -> None:
+    _FLOWS.clear()

@@ -44,3 +44,13 @@ def require_redis():
     except redis.RedisError as exc:
         missing_service(f"Redis at {url} is not reachable: {exc}")
     return url
+
+
+@pytest.fixture(autouse=True)
+def _fresh_flow_cache():
+    # Rolled-back test transactions reuse version ids; the per-process cache must not.
+    from engine.flow import forget_flows
+
+    forget_flows()
+    yield
+    forget_flows()

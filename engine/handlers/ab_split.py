@@ -25,6 +25,7 @@ def pick_variant(variants: list[dict], *, seed: str) -> dict:
 @register
 class AbSplitHandler(StepHandler):
     kind = "ab_split"
+    pure = True
 
     def handle(self, ctx: StepContext, step) -> StepResult:
         variants = (step.get("config") or {}).get("variants") or []

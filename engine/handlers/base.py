@@ -79,6 +79,9 @@ class StepContext:
 
 class StepHandler:
     kind: ClassVar[str] = ""
+    # A pure step only decides (no side effects, no I/O), so the executor may run it in the
+    # same task and transaction as the step before it instead of paying a broker round trip.
+    pure: ClassVar[bool] = False
 
     def handle(self, ctx: StepContext, step: Mapping[str, Any]) -> StepResult:
         raise NotImplementedError
@@ -100,6 +103,11 @@ def handler_for(kind: str) -> StepHandler:
         return _REGISTRY[kind]
     except KeyError:
         raise StepFailed(f"no handler for step kind '{kind}'") from None
+
+
+def is_pure(kind: str) -> bool:
+    handler = _REGISTRY.get(kind)
+    return bool(handler and handler.pure)
 
 
 def registered_kinds() -> frozenset[str]:

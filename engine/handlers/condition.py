@@ -10,6 +10,7 @@ from .base import StepContext, StepFailed, StepHandler, StepResult, register
 @register
 class ConditionHandler(StepHandler):
     kind = "condition"
+    pure = True
 
     def handle(self, ctx: StepContext, step) -> StepResult:
         config = step.get("config") or {}

@@ -8,6 +8,7 @@ from .base import StepContext, StepHandler, StepResult, register
 @register
 class ExitHandler(StepHandler):
     kind = "exit"
+    pure = True
 
     def handle(self, ctx: StepContext, step) -> StepResult:
         reason = str(ctx.render((step.get("config") or {}).get("reason") or "exit"))

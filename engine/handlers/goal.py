@@ -25,6 +25,7 @@ def goal_met(step, data) -> bool:
 @register
 class GoalHandler(StepHandler):
     kind = "goal"
+    pure = True
 
     def handle(self, ctx: StepContext, step) -> StepResult:
         config = step.get("config") or {}

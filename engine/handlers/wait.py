@@ -21,6 +21,7 @@ def business_hours_spec(settings_: dict) -> dict:
 @register
 class WaitHandler(StepHandler):
     kind = "wait"
+    pure = True
 
     def handle(self, ctx: StepContext, step) -> StepResult:
         config = step.get("config") or {}
