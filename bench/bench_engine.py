@@ -204,9 +204,11 @@ def count_queries_per_step(tenant, kind: str) -> int:
     from engine import queue
 
     sent: list = []
-    with queue.use_dispatcher(lambda name, args: sent.append(args)):
-        with CaptureQueriesContext(connection) as ctx:
-            executor.step_run(enrollment_id=first[0], step_id="s1", seq=1)
+    with (
+        queue.use_dispatcher(lambda name, args: sent.append(args)),
+        CaptureQueriesContext(connection) as ctx,
+    ):
+        executor.step_run(enrollment_id=first[0], step_id="s1", seq=1)
     return len(ctx.captured_queries)
 
 
