@@ -175,6 +175,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "engine-sweep": {"task": "engine.tasks.sweep", "schedule": 60.0, "options": {"expires": 50}},
     "engine-purge-step-logs": {"task": "engine.tasks.purge_step_logs", "schedule": 3600.0},
+    "engine-purge-webhook-deliveries": {
+        "task": "engine.tasks.purge_webhook_deliveries",
+        "schedule": 3600.0,
+    },
 }
 STUDIO_SWEEP_STALE_SECONDS = env_int("STUDIO_SWEEP_STALE_SECONDS", 60)
 
@@ -201,3 +205,15 @@ STUDIO_AI_PRICES: dict = {}
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "studio@localhost")
 STUDIO_PUBLIC_BASE_URL = env_str("STUDIO_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# --- Triggers ----------------------------------------------------------------
+STUDIO_TRIGGERS_ENABLED = env_bool("STUDIO_TRIGGERS_ENABLED", default=True)
+STUDIO_TRIGGER_INDEX_SECONDS = env_int("STUDIO_TRIGGER_INDEX_SECONDS", 30)
+STUDIO_TRIGGER_BULK_CHUNK = env_int("STUDIO_TRIGGER_BULK_CHUNK", 500)
+STUDIO_BULK_ENROLL_CHUNK = env_int("STUDIO_BULK_ENROLL_CHUNK", 2000)
+STUDIO_WEBHOOK_MAX_BYTES = env_int("STUDIO_WEBHOOK_MAX_BYTES", 262_144)
+STUDIO_WEBHOOK_TOLERANCE_SECONDS = env_int("STUDIO_WEBHOOK_TOLERANCE_SECONDS", 300)
+STUDIO_AI_DEFAULT_MODEL = env_str("STUDIO_AI_DEFAULT_MODEL", "")
+# Trigger events wait this long (ms) to be published together; 0 sends each at once.
+STUDIO_DISPATCH_BATCH_MS = env_int("STUDIO_DISPATCH_BATCH_MS", 100)
+STUDIO_EMAIL_TRACKING = env_bool("STUDIO_EMAIL_TRACKING", default=True)

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from .admin_actions import enroll_in_workflow
 from .admin_scoping import TenantScopedAdmin
 from .models import (
     Booking,
@@ -54,6 +55,7 @@ class ContactAdmin(TenantScopedAdmin):
     list_filter = ["stage", "source", "email_opt_out", "sms_opt_out", "whatsapp_opt_out"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     inlines = [ContactTagInline]
+    actions = [enroll_in_workflow]
     fieldsets = [
         (None, {"fields": ["tenant", ("first_name", "last_name"), ("email", "phone")]}),
         ("CRM", {"fields": ["stage", "source", "timezone", "custom_fields"]}),

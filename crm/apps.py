@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class CRMConfig(AppConfig):
     name = "crm"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Receivers only announce events; the engine matches them after commit.
+        from crm import signals
+        from engine.triggers import lifecycle
+
+        signals.connect()
+        lifecycle.connect()

@@ -106,7 +106,9 @@ class Simulation:
         seed: int | None,
         start: datetime,
         max_steps: int,
+        tenant_id: int | None,
     ) -> None:
+        self.tenant_id = tenant_id or 0  # assets (email templates, voicemails) are read from it
         self.flow = Flow.from_definition(definition)
         self.contact = _sample_contact(contact)
         self.clock = start
@@ -118,7 +120,7 @@ class Simulation:
         self.run = RunState(
             status=ACTIVE, current_step="", context=context, visits={}, step_count=0
         )
-        self.services = DryRunServices(contact=self.contact, now=lambda: self.clock)
+        self.services = DryRunServices(contact=self.contact, now=start)
         self.steps: list[dict[str, Any]] = []
         self.applied: list[dict[str, Any]] = []
 
@@ -206,7 +208,7 @@ class Simulation:
             data=data,
             services=self.services,
             now=self.clock,
-            tenant_id=0,
+            tenant_id=self.tenant_id,
             enrollment_id=None,
             contact_id=self.contact.get("id"),
             attempt=attempt,
@@ -314,6 +316,7 @@ def dry_run(
     seed: int | None = None,
     start: datetime | None = None,
     max_steps: int = 1000,
+    tenant_id: int | None = None,
 ) -> DryRunReport:
     """Simulate ``definition`` (a canonical dict) for ``contact`` and return what would happen."""
     start = start or datetime.now(tz=UTC).replace(microsecond=0)
@@ -325,4 +328,5 @@ def dry_run(
         seed=seed,
         start=start,
         max_steps=max_steps,
+        tenant_id=tenant_id,
     ).play()

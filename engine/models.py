@@ -1,1 +1,27 @@
+"""Engine-owned rows: webhook deliveries seen (replay protection)."""
 
+from __future__ import annotations
+
+from django.db import models
+
+
+class WebhookDelivery(models.Model):
+    """A delivery id accepted for a workflow; a second POST with it is a replay."""
+
+    workflow = models.ForeignKey(
+        "workflows.Workflow", on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    delivery_id = models.CharField(max_length=200)
+    contact_id = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "delivery_id"], name="webhook_delivery_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["received_at"], name="webhook_delivery_received")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} → workflow {self.workflow_id}"

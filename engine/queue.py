@@ -5,11 +5,19 @@ Tests may swap the dispatcher (``use_dispatcher``) to run steps inline without a
 
 from __future__ import annotations
 
+import atexit
+import logging
+import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
+
 from automation_studio.celery import app
+
+logger = logging.getLogger(__name__)
 
 RUN_STEP = "engine.tasks.run_step"
 RUN_ACTION = "engine.tasks.run_scheduled_action"
@@ -35,3 +43,67 @@ def use_dispatcher(dispatcher: Callable[[str, list[Any]], None]) -> Iterator[Non
         yield
     finally:
         _dispatcher = previous
+
+
+class BatchingPublisher:
+    """Collects items for one list-taking task and publishes them together.
+
+    A save that fires a trigger must not pay a broker round trip (about 1 ms with Redis,
+    more than the save itself): items wait here at most ``STUDIO_DISPATCH_BATCH_MS`` and go out
+    as one task per batch. A background thread flushes; so does process exit.
+    """
+
+    def __init__(self, name: str, *, max_items: int = 200) -> None:
+        self.name = name
+        self.max_items = max_items
+        self._items: list[Any] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid = 0
+
+    def add(self, item: Any) -> None:
+        delay_ms = int(getattr(settings, "STUDIO_DISPATCH_BATCH_MS", 100))
+        if _dispatcher is not _send or delay_ms <= 0:
+            dispatch(self.name, [[item]])  # tests and opt-out: straight through
+            return
+        self._ensure_thread()
+        with self._lock:
+            self._items.append(item)
+            full = len(self._items) >= self.max_items
+        if full:
+            self._wake.set()
+
+    def flush(self) -> int:
+        with self._lock:
+            items, self._items = self._items, []
+        sent = 0
+        try:
+            for start in range(0, len(items), self.max_items):
+                _send(self.name, [items[start : start + self.max_items]])
+                sent = start + self.max_items
+        except Exception:
+            with self._lock:  # keep what did not go out for the next flush
+                self._items[:0] = items[sent:]
+            raise
+        return len(items)
+
+    def _ensure_thread(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()  # a forked child starts its own flusher
+            self._items = []
+            thread = threading.Thread(target=self._run, name=f"batch-{self.name}", daemon=True)
+            thread.start()
+            atexit.register(self.flush)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(int(getattr(settings, "STUDIO_DISPATCH_BATCH_MS", 100)) / 1000)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # a broker hiccup must not kill the flusher; items retry later
+                logger.exception("publishing %s failed; will retry", self.name)

@@ -16,6 +16,10 @@ class AssetRefs(dict):
     def __missing__(self, key: str) -> str:
         return key
 
+    def __contains__(self, key: object) -> bool:
+        # The template engine asks "in" before indexing; every slug is a reference.
+        return isinstance(key, str) and not key.startswith("_")
+
 
 def template_data(
     *,

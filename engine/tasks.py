@@ -31,3 +31,6 @@ def sweep() -> dict:
 @shared_task(name="engine.tasks.purge_step_logs", ignore_result=True)
 def purge_step_logs() -> int:
     return scheduler.purge_step_logs()
+
+
+from engine.tasks_triggers import *  # noqa: E402, F403

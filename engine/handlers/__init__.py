@@ -1,6 +1,17 @@
 """Step handlers, one module per kind; importing this package registers them all."""
 
-from . import ab_split, condition, exit, goal, wait  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    ab_split,
+    ai,
+    condition,
+    crm,
+    email,
+    exit,
+    goal,
+    http,
+    messaging,
+    wait,
+)
 from .base import StepContext, StepFailed, StepHandler, StepResult, handler_for, registered_kinds
 
 __all__ = [

@@ -14,7 +14,8 @@ class ConditionHandler(StepHandler):
 
     def handle(self, ctx: StepContext, step) -> StepResult:
         config = step.get("config") or {}
-        rules = ctx.render(config.get("if") or [])
+        # Fields are paths and template values are rendered by evaluate(); no pre-rendering.
+        rules = config.get("if") or []
         try:
             matched = evaluate(rules, ctx.data)
         except ConditionError as exc:

@@ -41,7 +41,8 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handle(self, *args, source: str, tenant: str, **options):
-        definition = self._definition(source, tenant_by_slug(tenant), options["version_number"])
+        tenant_row = tenant_by_slug(tenant)
+        definition = self._definition(source, tenant_row, options["version_number"])
         try:
             report = dry_run(
                 definition=definition,
@@ -49,6 +50,7 @@ class Command(BaseCommand):
                 trigger=json_arg(options["trigger"], "trigger", {}),
                 events=json_arg(options["events"], "events", []),
                 seed=options["seed"],
+                tenant_id=tenant_row.pk,
             )
         except DryRunError as exc:
             raise CommandError(str(exc)) from None

@@ -1,0 +1,64 @@
+"""Admin action "Enroll in workflow…": pick an active workflow, enroll the selected contacts."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+
+from engine.enrollment import EnrollmentRefused
+from engine.triggers.manual import ManualEnrollError, manual_enroll
+from workflows.models import Workflow
+
+
+class EnrollForm(forms.Form):
+    workflow = forms.ModelChoiceField(queryset=Workflow.objects.none(), label="Workflow")
+
+    def __init__(self, *args, tenant_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["workflow"].queryset = Workflow.objects.filter(
+            tenant_id=tenant_id, status=Workflow.Status.ACTIVE
+        ).order_by("name")
+
+
+@admin.action(description="Enroll in workflow…")
+def enroll_in_workflow(modeladmin, request, queryset):
+    """First call shows the workflow picker; the confirmed POST enrolls, in bulk."""
+    tenant_ids = set(queryset.values_list("tenant_id", flat=True))
+    if len(tenant_ids) != 1:
+        modeladmin.message_user(
+            request, "Select contacts of one tenant to enroll them together.", messages.ERROR
+        )
+        return None
+    tenant_id = tenant_ids.pop()
+    form = EnrollForm(request.POST if "apply" in request.POST else None, tenant_id=tenant_id)
+    if form.is_valid():
+        workflow = form.cleaned_data["workflow"]
+        try:
+            result = manual_enroll(
+                workflow=workflow,
+                contact_ids=list(queryset.values_list("pk", flat=True)),
+                by=request.user.get_username(),
+                via="admin",
+            )
+        except (EnrollmentRefused, ManualEnrollError) as exc:
+            modeladmin.message_user(request, str(exc), messages.ERROR)
+            return None
+        modeladmin.message_user(
+            request,
+            f"Enrolled {result.enrolled} of {result.selected} contacts in '{workflow.name}'"
+            f" ({result.skipped} were already in it).",
+            messages.SUCCESS,
+        )
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Enroll contacts in a workflow",
+        "form": form,
+        "contacts": queryset,
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "action_name": "enroll_in_workflow",
+    }
+    return TemplateResponse(request, "admin/crm/contact/enroll_in_workflow.html", context)

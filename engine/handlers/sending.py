@@ -1,0 +1,66 @@
+"""Shared pieces of the sending steps: rendering text, recipients, opt-outs, asset slugs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine.templating import TemplateError, render
+
+from .base import StepContext, StepFailed, StepResult
+
+PHONE_CHANNELS = ("sms", "whatsapp", "voice")
+OPT_OUT_CHANNELS = ("sms", "whatsapp", "email", "voice")
+_ASSET = re.compile(r"\{\{\s*(templates|voicemails)\.([\w-]+)\s*\}\}")
+
+
+def render_text(ctx: StepContext, value: Any, *, where: str, html: bool = False) -> str:
+    """``value`` rendered as text over the step's namespaces; errors name ``where``."""
+    if value is None:
+        return ""
+    try:
+        return render(str(value), ctx.data, html=html)
+    except TemplateError as exc:
+        raise StepFailed(f"{where}: {exc}") from None
+
+
+def asset_slug(ctx: StepContext, value: Any, *, where: str) -> str:
+    """The slug an asset reference names: ``{{templates.welcome}}`` → ``welcome``."""
+    match = _ASSET.fullmatch(str(value or "").strip())
+    # Read the slug from the reference itself: the asset namespaces hold no values to render.
+    slug = match.group(2) if match else render_text(ctx, value, where=where).strip()
+    if not slug:
+        raise StepFailed(f"{where} is empty")
+    return slug
+
+
+def opted_out(ctx: StepContext, channel: str) -> bool:
+    contact = ctx.data.get("contact") or {}
+    return channel in OPT_OUT_CHANNELS and bool((contact.get("opted_out") or {}).get(channel))
+
+
+def skipped(channel: str, step_input: dict[str, Any]) -> StepResult:
+    """The step does nothing: the contact does not want messages on this channel."""
+    reason = f"contact opted out of {channel}"
+    return StepResult(
+        output={"skipped": True, "reason": reason}, status="skipped", input=step_input
+    )
+
+
+def recipient(ctx: StepContext, channel: str, explicit: Any, *, where: str) -> str:
+    """The configured recipient, else the contact's address on the channel."""
+    to = render_text(ctx, explicit, where=f"{where}.recipient").strip()
+    if to:
+        return to
+    contact = ctx.data.get("contact") or {}
+    trigger = ctx.data.get("trigger") or {}
+    if channel == "email":
+        to = str(contact.get("email") or "")
+    elif channel in PHONE_CHANNELS:
+        to = str(contact.get("phone") or "")
+    else:  # web chat answers the session the message came from
+        to = str(trigger.get("session_id") or trigger.get("from") or contact.get("id") or "")
+    if not to:
+        what = "email address" if channel == "email" else "phone number"
+        raise StepFailed(f"{where}: the contact has no {what} and no recipient is set")
+    return to

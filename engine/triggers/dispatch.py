@@ -1,0 +1,119 @@
+"""What ``engine.tasks.dispatch_event`` does: match an event, filter, enroll, re-check goals."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from crm.models import Message
+from engine.contacts import contact_adapter
+from engine.enrollment import EnrollmentRefused, contact_recheck, enrollment_create
+from engine.tracking import record_reply
+from engine.triggers.matching import (
+    candidates,
+    filters_pass,
+    listener_from,
+    tenant_index,
+    trigger_context,
+)
+from workflows.models import Workflow
+
+logger = logging.getLogger(__name__)
+
+
+def events_dispatch(*, events: list[dict[str, Any]]) -> list[int]:
+    """Dispatch each event in turn; returns the ids of the enrollments created."""
+    created: list[int] = []
+    for event in events:
+        created.extend(event_dispatch(event=event))
+    return created
+
+
+def _record_reply(event: dict[str, Any], data: dict[str, Any]) -> None:
+    """An inbound message marks the latest send of each live enrollment as replied."""
+    if "message_received" not in (event.get("kinds") or ()) or not data.get("message_id"):
+        return
+    message = Message.objects.filter(pk=data["message_id"]).first()
+    if message is not None:
+        record_reply(message)
+
+
+def _load_contact(contact_id: Any):
+    try:
+        return contact_adapter().load(contact_id)
+    except ObjectDoesNotExist:  # deleted after the event; nothing to do
+        return None
+
+
+def event_dispatch(*, event: dict[str, Any]) -> list[int]:
+    """Enroll the event's contact in every active workflow whose trigger and filters match."""
+    tenant_id, contact_id = event["tenant_id"], event["contact_id"]
+    data = dict(event.get("data") or {})
+    contact = _load_contact(contact_id)
+    if contact is None:
+        return []
+    if tenant_index(tenant_id).recheck:
+        _record_reply(event, data)
+        contact_recheck(contact_id=contact_id)
+    listeners = candidates(tenant_id, list(event.get("kinds") or ()), data)
+    if not listeners:
+        return []
+    at = occurred_at(data)
+    snapshot = (
+        contact_adapter().snapshot(contact) if any(x.needs_contact for x in listeners) else None
+    )
+    created = []
+    for listener in listeners:
+        trigger = trigger_context(listener, data, at)
+        if not filters_pass(listener, trigger, snapshot):
+            continue
+        enrollment_id = workflow_enroll(
+            workflow_id=listener.workflow_id, contact=contact, trigger=trigger
+        )
+        if enrollment_id is not None:
+            created.append(enrollment_id)
+    return created
+
+
+def workflow_enroll(*, workflow_id: int, contact: Any, trigger: dict[str, Any]) -> int | None:
+    """Enroll ``contact``; None when refused (paused since, other tenant) or already enrolled."""
+    workflow = Workflow.objects.select_related("published_version").filter(pk=workflow_id).first()
+    if workflow is None:
+        return None
+    try:
+        enrollment = enrollment_create(workflow=workflow, contact=contact, trigger=trigger)
+    except EnrollmentRefused as exc:
+        logger.info("trigger for workflow %s not enrolled: %s", workflow_id, exc)
+        return None
+    return enrollment.pk if enrollment is not None else None
+
+
+def contact_enroll(*, workflow_id: int, contact_id: Any, trigger: dict[str, Any]) -> int | None:
+    """``engine.tasks.enroll_contact``: enroll one contact by id if the workflow's filters pass.
+
+    Used by webhooks and host code; ``trigger`` gains hour / weekday in the workflow's zone.
+    """
+    contact = _load_contact(contact_id)
+    workflow = Workflow.objects.select_related("published_version", "tenant").filter(pk=workflow_id)
+    workflow = workflow.first()
+    if contact is None or workflow is None or workflow.published_version is None:
+        return None
+    listener = listener_from(
+        workflow.pk, workflow.published_version.definition or {}, workflow.tenant.timezone
+    )
+    if listener is not None:
+        trigger = trigger_context(listener, trigger, occurred_at(trigger))
+        trigger["type"] = listener.kind
+        snapshot = contact_adapter().snapshot(contact) if listener.needs_contact else None
+        if not filters_pass(listener, trigger, snapshot):
+            return None
+    return workflow_enroll(workflow_id=workflow_id, contact=contact, trigger=trigger)
+
+
+def occurred_at(data: dict[str, Any]) -> datetime:
+    return parse_datetime(str(data.get("occurred_at") or "")) or timezone.now()

@@ -1,0 +1,69 @@
+"""Manual enrollment: one contact, a filtered set, or everyone, from the admin, API or CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from engine.bulk_enroll import enrollments_bulk_create
+from engine.contacts import contact_model
+from engine.triggers.audience import contacts_matching
+from workflows.models import Workflow
+
+
+class ManualEnrollError(ValueError):
+    """The request names no contacts, too many ways, or contacts of another tenant."""
+
+
+@dataclass(frozen=True)
+class ManualResult:
+    selected: int
+    enrolled: int
+
+    @property
+    def skipped(self) -> int:
+        return self.selected - self.enrolled
+
+
+def manual_enroll(
+    *,
+    workflow: Workflow,
+    contact_ids: Iterable[Any] | None = None,
+    filters: Any = None,
+    everyone: bool = False,
+    by: str = "",
+    via: str = "manual",
+) -> ManualResult:
+    """Enroll chosen contacts (ids), those passing ``filters``, or ``everyone`` of the tenant.
+
+    Contacts already in the workflow are skipped. Raises EnrollmentRefused for a workflow that
+    is not active, ManualEnrollError for a bad selection.
+    """
+    chosen = [x for x in (contact_ids is not None, filters is not None, everyone) if x]
+    if len(chosen) != 1:
+        raise ManualEnrollError("choose exactly one of: contact ids, filters, or everyone")
+    if contact_ids is not None:
+        wanted = list(dict.fromkeys(contact_ids))
+        ids = list(
+            contact_model()
+            .objects.filter(tenant_id=workflow.tenant_id, pk__in=wanted)
+            .values_list("pk", flat=True)
+        )
+        if len(ids) != len(wanted):
+            missing = sorted(set(map(str, wanted)) - set(map(str, ids)))
+            raise ManualEnrollError(
+                f"contacts not found in tenant of workflow '{workflow.name}': {', '.join(missing)}"
+            )
+    else:
+        ids = list(contacts_matching(tenant_id=workflow.tenant_id, filters=filters or None))
+    trigger = {
+        "type": "manual",
+        "by": by,
+        "via": via,
+        "occurred_at": timezone.now().isoformat(),
+    }
+    enrolled = enrollments_bulk_create(workflow=workflow, contact_ids=ids, trigger=trigger)
+    return ManualResult(selected=len(ids), enrolled=enrolled)

@@ -1,0 +1,181 @@
+"""Which workflows listen to an event: a per-tenant index by kind, then config, then filters.
+
+The index is built from the *published* definitions (not the editable draft), kept in a
+process dict for ``STUDIO_TRIGGER_INDEX_SECONDS`` and dropped at once on ``workflow_changed``
+(publish, pause, resume, archive). A stale index can only delay a new workflow's first events
+in other processes: enrolling re-reads the workflow and refuses one that is not active.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.utils import timezone
+
+from engine.conditions import evaluate, rule_fields
+from engine.definition.triggers import get_trigger_kind
+from engine.triggers.registry import SOURCES
+from workflows.models import Workflow
+
+_DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+# Workflows whose enrollments may still be running and so need goal / exit re-checks.
+_RECHECK_STATUSES = (Workflow.Status.ACTIVE, Workflow.Status.PAUSED, Workflow.Status.ARCHIVED)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One active workflow listening to one kind, with its published trigger."""
+
+    workflow_id: int
+    kind: str
+    config: dict[str, Any]
+    filters: Any
+    timezone: str
+    needs_contact: bool
+
+
+@dataclass(frozen=True)
+class TenantIndex:
+    by_kind: dict[str, tuple[Listener, ...]] = field(default_factory=dict)
+    recheck: bool = False
+
+    def listens(self, kinds: list[str] | tuple[str, ...]) -> bool:
+        return any(kind in self.by_kind for kind in kinds)
+
+
+RECHECK_KINDS = frozenset(
+    {"goal", "send_sms", "send_whatsapp", "send_message", "send_email", "make_call"}
+)
+
+_cache: dict[int, tuple[float, TenantIndex]] = {}
+
+
+def _ttl() -> float:
+    return float(getattr(settings, "STUDIO_TRIGGER_INDEX_SECONDS", 30))
+
+
+def tenant_index(tenant_id: int) -> TenantIndex:
+    """The tenant's trigger index, from the process cache or (once per TTL) the database."""
+    hit = _cache.get(tenant_id)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    index = build_index(tenant_id)
+    _cache[tenant_id] = (now + _ttl(), index)
+    return index
+
+
+def invalidate(tenant_id: int | None = None) -> None:
+    """Forget one tenant's index (or all); the next event rebuilds it."""
+    if tenant_id is None:
+        _cache.clear()
+    else:
+        _cache.pop(tenant_id, None)
+
+
+def build_index(tenant_id: int) -> TenantIndex:
+    """One query: the tenant's published workflows, grouped by the kind they listen to."""
+    rows = Workflow.objects.filter(
+        tenant_id=tenant_id, status__in=_RECHECK_STATUSES, published_version__isnull=False
+    ).values_list("id", "status", "published_version__definition", "tenant__timezone")
+    by_kind: dict[str, list[Listener]] = {}
+    recheck = False
+    for workflow_id, status, definition, tenant_zone in rows:
+        definition = definition or {}
+        wf_settings = definition.get("settings") or {}
+        steps = definition.get("steps") or []
+        kinds = {s.get("type") for s in steps}
+        # Goals and exit conditions re-check on events; send steps learn about replies.
+        if wf_settings.get("exit_conditions") or kinds & RECHECK_KINDS:
+            recheck = True
+        if status != Workflow.Status.ACTIVE:
+            continue
+        listener = listener_from(workflow_id, definition, tenant_zone)
+        if listener is not None:
+            by_kind.setdefault(listener.kind, []).append(listener)
+    return TenantIndex({k: tuple(v) for k, v in by_kind.items()}, recheck)
+
+
+def listener_from(workflow_id: int, definition: dict[str, Any], zone: str) -> Listener | None:
+    trigger = definition.get("trigger") or {}
+    kind = get_trigger_kind(str(trigger.get("type", "")))
+    if kind is None:
+        return None
+    filters = trigger.get("filters") or None
+    fields = rule_fields(filters) if filters else []
+    return Listener(
+        workflow_id=workflow_id,
+        kind=kind.type,
+        config=dict(trigger.get("config") or {}),
+        filters=filters,
+        timezone=(definition.get("settings") or {}).get("timezone") or zone or "UTC",
+        needs_contact=any(not f.startswith(("trigger.", "now")) for f in fields),
+    )
+
+
+def config_matches(listener: Listener, data: dict[str, Any]) -> bool:
+    """The kind's own config (channel, tag, fields, intent, min_confidence, form) vs the event."""
+    config = listener.config
+    source = SOURCES.get(listener.kind)
+    channel = config.get("channel") or (source.channel if source else None)
+    if channel and str(data.get("channel", "")).lower() != str(channel).lower():
+        return False
+    if config.get("tag") and str(data.get("tag", "")).casefold() != str(config["tag"]).casefold():
+        return False
+    if config.get("fields") and not set(config["fields"]) & set(data.get("changed") or ()):
+        return False
+    if config.get("intent") and (
+        str(data.get("intent") or "").casefold() != str(config["intent"]).casefold()
+    ):
+        return False
+    minimum = config.get("min_confidence")
+    confidence = data.get("intent_confidence")
+    if minimum is not None and (confidence is None or float(confidence) < float(minimum)):
+        return False
+    return not (config.get("form") and data.get("form") != config["form"])
+
+
+def trigger_context(listener: Listener, data: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """``trigger.*`` as this workflow sees it: the event, plus hour / weekday in its zone."""
+    try:
+        zone = ZoneInfo(listener.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = at.astimezone(zone)
+    weekday = (local.weekday() + 1) % 7  # 0 = Sunday, as the TypeScript write-up counts
+    return {
+        **data,
+        "type": listener.kind,
+        "hour": local.hour,
+        "weekday": weekday,
+        "day": _DAYS[weekday],
+    }
+
+
+def candidates(tenant_id: int, kinds: list[str], data: dict[str, Any]) -> list[Listener]:
+    """Active listeners of ``kinds`` whose trigger config accepts ``data`` (no filters yet)."""
+    index = tenant_index(tenant_id)
+    return [
+        listener
+        for kind in kinds
+        for listener in index.by_kind.get(kind, ())
+        if config_matches(listener, data)
+    ]
+
+
+def filters_pass(
+    listener: Listener, trigger: dict[str, Any], contact: dict[str, Any] | None
+) -> bool:
+    """The workflow's filters over ``contact`` and ``trigger``; a malformed rule never matches."""
+    if not listener.filters:
+        return True
+    context = {"contact": contact or {}, "trigger": trigger, "now": timezone.now()}
+    try:
+        return evaluate(listener.filters, context)
+    except ValueError:
+        return False

@@ -1,0 +1,126 @@
+"""Schedule triggers: one django-celery-beat crontab per active scheduled workflow.
+
+``schedule_sync`` creates, updates or removes the PeriodicTask when the workflow is
+published, paused, resumed or archived; beat then sends ``engine.tasks.run_schedule`` at the
+cron time in the schedule's time zone (celery's crontab follows daylight-saving changes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+from engine.bulk_enroll import enrollments_bulk_create
+from engine.cron import CronError, crontab_fields
+from engine.definition.triggers import get_trigger_kind
+from engine.triggers.audience import contacts_matching
+from engine.triggers.matching import Listener, trigger_context
+from workflows.models import Workflow
+
+logger = logging.getLogger(__name__)
+
+RUN_SCHEDULE = "engine.tasks.run_schedule"
+
+
+def task_name(workflow_id: int) -> str:
+    return f"studio:workflow:{workflow_id}:schedule"
+
+
+def published_trigger(workflow: Workflow) -> dict[str, Any]:
+    """The trigger of the live version (the draft may differ until it is published)."""
+    version = workflow.published_version
+    trigger = dict(((version.definition if version else None) or {}).get("trigger") or {})
+    kind = get_trigger_kind(str(trigger.get("type", "")))
+    trigger["type"] = kind.type if kind else trigger.get("type")
+    return trigger
+
+
+def schedule_zone(workflow: Workflow, config: dict[str, Any]) -> str:
+    version = workflow.published_version
+    definition_settings = ((version.definition if version else None) or {}).get("settings") or {}
+    return (
+        config.get("timezone")
+        or definition_settings.get("timezone")
+        or workflow.tenant.timezone
+        or "UTC"
+    )
+
+
+def schedule_sync(*, workflow_id: int) -> PeriodicTask | None:
+    """Make beat's PeriodicTask match the workflow: present while active and scheduled."""
+    workflow = (
+        Workflow.objects.select_related("published_version", "tenant")
+        .filter(pk=workflow_id)
+        .first()
+    )
+    trigger = published_trigger(workflow) if workflow else {}
+    config = trigger.get("config") or {}
+    if (
+        workflow is None
+        or workflow.status != Workflow.Status.ACTIVE
+        or trigger.get("type") != "schedule"
+    ):
+        PeriodicTask.objects.filter(name=task_name(workflow_id)).delete()
+        return None
+    try:
+        fields = crontab_fields(config.get("cron") or config.get("schedule") or "")
+    except CronError as exc:
+        logger.error("workflow %s: schedule not created: %s", workflow_id, exc)
+        PeriodicTask.objects.filter(name=task_name(workflow_id)).delete()
+        return None
+    with transaction.atomic():
+        crontab = CrontabSchedule.objects.filter(
+            **fields, timezone=schedule_zone(workflow, config)
+        ).first()
+        if crontab is None:
+            crontab = CrontabSchedule.objects.create(
+                **fields, timezone=schedule_zone(workflow, config)
+            )
+        task, _ = PeriodicTask.objects.update_or_create(
+            name=task_name(workflow_id),
+            defaults={
+                "task": RUN_SCHEDULE,
+                "crontab": crontab,
+                "interval": None,
+                "args": json.dumps([workflow_id]),
+                "enabled": True,
+                "description": f"Schedule trigger of workflow '{workflow.name}'",
+            },
+        )
+    return task
+
+
+def schedule_run(*, workflow_id: int) -> int:
+    """The cron time came: enroll, in bulk, every contact of the tenant that passes the filters."""
+    workflow = (
+        Workflow.objects.select_related("published_version", "tenant")
+        .filter(pk=workflow_id)
+        .first()
+    )
+    if (
+        workflow is None
+        or workflow.status != Workflow.Status.ACTIVE
+        or workflow.published_version is None
+    ):
+        return 0
+    trigger = published_trigger(workflow)
+    config = dict(trigger.get("config") or {})
+    zone = schedule_zone(workflow, config)
+    now = timezone.now()
+    listener = Listener(workflow.pk, "schedule", config, trigger.get("filters"), zone, True)
+    data = {
+        "occurred_at": now.isoformat(),
+        "scheduled_at": now.isoformat(),
+        "cron": config.get("cron") or config.get("schedule"),
+        "timezone": zone,
+    }
+    context = trigger_context(listener, data, now)
+    ids = contacts_matching(
+        tenant_id=workflow.tenant_id, filters=trigger.get("filters"), trigger=context
+    )
+    return enrollments_bulk_create(workflow=workflow, contact_ids=ids, trigger=context)

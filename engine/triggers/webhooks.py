@@ -1,0 +1,176 @@
+"""Inbound webhooks: a signed JSON POST to a workflow's URL enrolls the contact it names.
+
+The sender signs ``f"{timestamp}.{raw_body}"`` with HMAC-SHA256 and the workflow's webhook
+secret, and sends three headers: ``X-Studio-Timestamp`` (unix seconds), ``X-Studio-Signature``
+(``sha256=<hex>``) and ``X-Studio-Delivery`` (a unique id; a second POST with it is a replay).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from engine import queue
+from engine.contacts import contact_model
+from engine.models import WebhookDelivery
+from engine.triggers.schedule import published_trigger
+from workflows.models import Workflow
+
+ENROLL = "engine.tasks.enroll_contact"
+TIMESTAMP_HEADER = "X-Studio-Timestamp"
+SIGNATURE_HEADER = "X-Studio-Signature"
+DELIVERY_HEADER = "X-Studio-Delivery"
+
+
+class WebhookRejected(Exception):
+    """A delivery refused with an HTTP status and a message naming the problem."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class WebhookAccepted:
+    workflow_id: int
+    contact_id: Any
+    delivery_id: str
+    created_contact: bool
+
+
+def max_bytes() -> int:
+    return int(getattr(settings, "STUDIO_WEBHOOK_MAX_BYTES", 256 * 1024))
+
+
+def sign(*, secret: str, timestamp: str | int, body: bytes) -> str:
+    """The signature header value for ``body`` sent at ``timestamp``."""
+    message = f"{timestamp}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    return (headers.get(name) or "").strip()
+
+
+def _verify(workflow: Workflow, body: bytes, headers: Mapping[str, str]) -> None:
+    timestamp, signature = _header(headers, TIMESTAMP_HEADER), _header(headers, SIGNATURE_HEADER)
+    if not timestamp or not signature:
+        raise WebhookRejected(401, f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
+    if not timestamp.isdigit():
+        raise WebhookRejected(
+            401, f"{TIMESTAMP_HEADER} must be unix seconds, got '{timestamp[:20]}'"
+        )
+    tolerance = int(getattr(settings, "STUDIO_WEBHOOK_TOLERANCE_SECONDS", 300))
+    if abs(time.time() - int(timestamp)) > tolerance:
+        raise WebhookRejected(401, f"stale timestamp: more than {tolerance} s from now")
+    expected = sign(secret=workflow.webhook_secret, timestamp=timestamp, body=body)
+    if not hmac.compare_digest(
+        expected, signature if signature.startswith("sha256=") else f"sha256={signature}"
+    ):
+        raise WebhookRejected(
+            401, "bad signature: HMAC-SHA256 of '<timestamp>.<body>' does not match"
+        )
+
+
+def _json_body(body: bytes, content_type: str) -> dict[str, Any]:
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise WebhookRejected(
+            415, f"Content-Type must be application/json, got '{content_type[:50]}'"
+        )
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookRejected(400, "body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise WebhookRejected(400, "body must be a JSON object")
+    return data
+
+
+def _lookup(body: dict[str, Any], key: str) -> str:
+    nested = body.get("contact") if isinstance(body.get("contact"), dict) else {}
+    value = body.get(key) or nested.get(key) or ""
+    return str(value).strip() if isinstance(value, str | int) else ""
+
+
+def _contact_for(
+    workflow: Workflow, body: dict[str, Any], config: dict[str, Any]
+) -> tuple[Any, bool]:
+    match_by = config.get("match_by") or "email"
+    value = _lookup(body, match_by)
+    if not value:
+        raise WebhookRejected(
+            400, f"body has no '{match_by}' (or contact.{match_by}) to find the contact by"
+        )
+    contacts = contact_model().objects.filter(tenant_id=workflow.tenant_id)
+    lookup = {"email__iexact": value} if match_by == "email" else {"phone": value}
+    contact = contacts.filter(**lookup).order_by("pk").first()
+    if contact is not None:
+        return contact, False
+    if not config.get("create"):
+        raise WebhookRejected(
+            422, f"no contact with {match_by} '{value}' and the workflow does not create contacts"
+        )
+    fields = {key: _lookup(body, key) for key in ("email", "phone", "first_name", "last_name")}
+    contact = contact_model().objects.create(
+        tenant_id=workflow.tenant_id, source="webhook", **{k: v for k, v in fields.items() if v}
+    )
+    return contact, True
+
+
+def webhook_receive(
+    *, token: str, body: bytes, headers: Mapping[str, str], content_type: str
+) -> WebhookAccepted:
+    """Check a delivery and queue its contact's enrollment; WebhookRejected says why not."""
+    workflow = (
+        Workflow.objects.select_related("published_version").filter(webhook_token=token).first()
+    )
+    if workflow is None or not token:
+        raise WebhookRejected(404, "unknown webhook token")
+    if len(body) > max_bytes():
+        raise WebhookRejected(413, f"body is larger than {max_bytes()} bytes")
+    _verify(workflow, body, headers)
+    data = _json_body(body, content_type)
+    trigger = published_trigger(workflow)
+    if workflow.status != Workflow.Status.ACTIVE or trigger.get("type") != "webhook":
+        raise WebhookRejected(409, f"workflow '{workflow.name}' is not an active webhook workflow")
+    delivery_id = _header(headers, DELIVERY_HEADER)
+    if not delivery_id or len(delivery_id) > 200:
+        raise WebhookRejected(400, f"missing (or over 200 characters) {DELIVERY_HEADER} header")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                delivery = WebhookDelivery.objects.create(
+                    workflow=workflow, delivery_id=delivery_id
+                )
+        except IntegrityError:
+            raise WebhookRejected(409, f"delivery '{delivery_id}' was already received") from None
+        contact, created = _contact_for(workflow, data, trigger.get("config") or {})
+        delivery.contact_id = str(contact.pk)
+        delivery.save(update_fields=["contact_id"])
+        context = {
+            "type": "webhook",
+            "body": data,
+            "delivery_id": delivery_id,
+            "received_at": timezone.now().isoformat(),
+            "contact_id": contact.pk,
+        }
+        args = [workflow.pk, contact.pk, context]
+        transaction.on_commit(lambda: queue.dispatch(ENROLL, args))
+    return WebhookAccepted(workflow.pk, contact.pk, delivery_id, created)
+
+
+def deliveries_purge(*, older_than_seconds: int = 86_400) -> int:
+    """Forget old delivery ids; a replay that old fails the timestamp check anyway."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return WebhookDelivery.objects.filter(received_at__lt=cutoff).delete()[0]

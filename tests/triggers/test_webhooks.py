@@ -1,0 +1,217 @@
+"""Inbound webhooks over HTTP: a signed JSON POST enrolls; every bad input gets its 4xx."""
+
+from __future__ import annotations
+
+import json
+import time
+from itertools import count
+
+import pytest
+
+from crm.models import Contact
+from engine.models import WebhookDelivery
+from engine.triggers.webhooks import deliveries_purge, sign
+from tests.cast import make_contact, make_tenant
+from tests.triggers.helpers import enrolled, listening, trigger_of
+from workflows.services import workflow_pause
+
+pytestmark = pytest.mark.django_db
+_ids = count(1)
+
+
+def post(
+    client,
+    workflow,
+    payload,
+    *,
+    secret=None,
+    timestamp=None,
+    delivery=None,
+    content_type="application/json",
+    raw=None,
+    **headers,
+):
+    body = raw if raw is not None else json.dumps(payload).encode()
+    timestamp = str(int(time.time())) if timestamp is None else str(timestamp)
+    signature = sign(secret=secret or workflow.webhook_secret, timestamp=timestamp, body=body)
+    extra = {
+        "HTTP_X_STUDIO_TIMESTAMP": timestamp,
+        "HTTP_X_STUDIO_SIGNATURE": signature,
+        "HTTP_X_STUDIO_DELIVERY": delivery if delivery is not None else f"d-{next(_ids)}",
+        **headers,
+    }
+    return client.post(
+        f"/hooks/{workflow.webhook_token}/", data=body, content_type=content_type, **extra
+    )
+
+
+@pytest.fixture
+def hook():
+    tenant = make_tenant()
+    workflow = listening(tenant, "webhook", config={"match_by": "email"})
+    return tenant, workflow
+
+
+def test_a_signed_post_enrolls_the_contact_named_by_email(client, trigger_queue, hook):
+    tenant, workflow = hook
+    contact = make_contact(tenant, email="ann@example.com")
+
+    response = post(
+        client, workflow, {"email": "ANN@example.com", "plan": "gold"}, delivery="evt-1"
+    )
+    trigger_queue.drain()
+
+    assert response.status_code == 202
+    assert response.json() == {
+        "status": "accepted",
+        "workflow_id": workflow.pk,
+        "contact_id": contact.pk,
+        "delivery_id": "evt-1",
+        "created_contact": False,
+    }
+    assert enrolled(workflow) == [contact.pk]
+    trigger = trigger_of(workflow, contact)
+    assert trigger["body"] == {"email": "ANN@example.com", "plan": "gold"}
+    assert trigger["delivery_id"] == "evt-1"
+
+
+def test_a_bare_hex_signature_is_accepted_too(client, trigger_queue, hook):
+    tenant, workflow = hook
+    make_contact(tenant, email="ann@example.com")
+    body = b'{"email": "ann@example.com"}'
+    stamp = str(int(time.time()))
+    bare = sign(secret=workflow.webhook_secret, timestamp=stamp, body=body).removeprefix("sha256=")
+
+    response = client.post(
+        f"/hooks/{workflow.webhook_token}/",
+        data=body,
+        content_type="application/json",
+        HTTP_X_STUDIO_TIMESTAMP=stamp,
+        HTTP_X_STUDIO_SIGNATURE=bare,
+        HTTP_X_STUDIO_DELIVERY="x",
+    )
+
+    assert response.status_code == 202
+
+
+def test_a_phone_webhook_may_create_the_contact(client, trigger_queue):
+    tenant = make_tenant()
+    workflow = listening(tenant, "webhook", config={"match_by": "phone", "create": True})
+
+    response = post(client, workflow, {"contact": {"phone": "+4930111", "first_name": "Neu"}})
+    trigger_queue.drain()
+
+    assert response.status_code == 202
+    contact = Contact.objects.get(tenant=tenant, phone="+4930111")
+    assert (contact.first_name, contact.source) == ("Neu", "webhook")
+    assert response.json()["created_contact"] is True
+    assert enrolled(workflow) == [contact.pk]
+
+
+def bad_inputs():
+    now = int(time.time())
+    return {
+        "wrong signature": ({"secret": "not-the-secret"}, 401, "bad signature"),
+        "stale timestamp": ({"timestamp": now - 301}, 401, "stale timestamp"),
+        "future timestamp": ({"timestamp": now + 301}, 401, "stale timestamp"),
+        "non-numeric timestamp": ({"timestamp": "yesterday"}, 401, "unix seconds"),
+        "missing signature": (
+            {"HTTP_X_STUDIO_SIGNATURE": ""},
+            401,
+            "missing X-Studio-Timestamp or X-Studio-Signature",
+        ),
+        "oversized body": ({"raw": b"{" + b" " * 300_000 + b"}"}, 413, "larger than 262144 bytes"),
+        "form body": (
+            {"content_type": "application/x-www-form-urlencoded", "raw": b"email=a"},
+            415,
+            "must be application/json",
+        ),
+        "broken json": ({"raw": b'{"email": '}, 400, "not valid JSON"),
+        "json list": ({"raw": b"[1, 2]"}, 400, "must be a JSON object"),
+        "no delivery id": ({"delivery": ""}, 400, "X-Studio-Delivery"),
+        "no email": ({"raw": b'{"name": "Ann"}'}, 400, "body has no 'email'"),
+        "unknown email": (
+            {"raw": b'{"email": "ghost@example.com"}'},
+            422,
+            "no contact with email 'ghost@example.com'",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_inputs()))
+def test_bad_input_gets_a_clear_4xx_and_enrolls_nobody(client, trigger_queue, hook, case):
+    tenant, workflow = hook
+    make_contact(tenant, email="ann@example.com")
+    options, status, message = bad_inputs()[case]
+
+    response = post(client, workflow, {"email": "ann@example.com"}, **options)
+    trigger_queue.drain()
+
+    assert response.status_code == status
+    assert message in response.json()["error"]
+    assert enrolled(workflow) == []
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_a_replayed_delivery_is_refused(client, trigger_queue, hook):
+    tenant, workflow = hook
+    make_contact(tenant, email="ann@example.com")
+
+    first = post(client, workflow, {"email": "ann@example.com"}, delivery="evt-7")
+    again = post(client, workflow, {"email": "ann@example.com"}, delivery="evt-7")
+
+    assert first.status_code == 202
+    assert again.status_code == 409
+    assert again.json() == {"error": "delivery 'evt-7' was already received"}
+
+
+def test_an_unknown_token_is_not_found(client):
+    response = client.post("/hooks/nope/", data=b"{}", content_type="application/json")
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "unknown webhook token"}
+
+
+def test_a_paused_workflow_refuses_deliveries(client, trigger_queue, hook):
+    tenant, workflow = hook
+    make_contact(tenant, email="ann@example.com")
+    workflow_pause(workflow=workflow)
+
+    response = post(client, workflow, {"email": "ann@example.com"})
+
+    assert response.status_code == 409
+    assert "is not an active webhook workflow" in response.json()["error"]
+
+
+def test_a_workflow_on_another_trigger_refuses_deliveries(client):
+    workflow = listening(make_tenant(), "contact_created")
+
+    response = post(client, workflow, {"email": "ann@example.com"})
+
+    assert response.status_code == 409
+
+
+def test_a_declared_oversized_length_is_refused_before_reading(client, hook, settings):
+    settings.STUDIO_WEBHOOK_MAX_BYTES = 10
+    _tenant, workflow = hook
+
+    response = post(client, workflow, {"email": "someone-long@example.com"})
+
+    assert response.status_code == 413
+
+
+def test_only_post_is_allowed(client, hook):
+    _tenant, workflow = hook
+
+    assert client.get(f"/hooks/{workflow.webhook_token}/").status_code == 405
+
+
+def test_old_delivery_ids_are_purged(hook):
+    _tenant, workflow = hook
+    old = WebhookDelivery.objects.create(workflow=workflow, delivery_id="old")
+    WebhookDelivery.objects.filter(pk=old.pk).update(received_at="2020-01-01T00:00Z")
+    WebhookDelivery.objects.create(workflow=workflow, delivery_id="new")
+
+    assert deliveries_purge() == 1
+    assert list(WebhookDelivery.objects.values_list("delivery_id", flat=True)) == ["new"]
+    assert str(WebhookDelivery.objects.get()) == f"new → workflow {workflow.pk}"
