@@ -77,6 +77,8 @@ class LiveCrm:
     enrollment: Any = None
 
     def _once(self, ctx: StepContext, step_id: str, kind: str, action: Callable[[], dict]):
+        # The step's transaction already makes a redelivered task a no-op; the key also
+        # makes a re-run of the handler itself (a retry) replay instead of writing twice.
         result, _replayed = perform_once(
             key=ctx.idempotency_key(step_id),
             tenant_id=self.tenant_id,
@@ -98,9 +100,9 @@ class LiveCrm:
         """Tag the enrolled contact (creating the tag); ``added`` is False if it had it."""
 
         def action() -> dict[str, Any]:
-            contact = self._contact(ctx.contact_id)
+            # The enrolled contact is this tenant's (the enrollment is), no need to load it.
             row, _ = Tag.objects.get_or_create(tenant_id=self.tenant_id, name=tag)
-            _link, added = ContactTag.objects.get_or_create(contact=contact, tag=row)
+            _link, added = ContactTag.objects.get_or_create(contact_id=ctx.contact_id, tag=row)
             return {"tag": tag, "added": added}
 
         return self._once(ctx, step_id, "add_tag", action)

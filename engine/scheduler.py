@@ -56,9 +56,8 @@ def sweep(*, now: datetime | None = None, stale_after: timedelta | None = None) 
     Duplicates are harmless: the executor drops a step whose enrollment has moved on.
     """
     now = now or timezone.now()
-    stale_after = stale_after or timedelta(
-        seconds=getattr(settings, "STUDIO_SWEEP_STALE_SECONDS", 60)
-    )
+    if stale_after is None:
+        stale_after = timedelta(seconds=settings.STUDIO_SWEEP_STALE_SECONDS)
     cutoff = now - stale_after
     claimed = list(
         ScheduledAction.objects.filter(

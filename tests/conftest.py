@@ -54,3 +54,8 @@ def _fresh_flow_cache():
     forget_flows()
     yield
     forget_flows()
+
+
+# One real Celery worker per test session, shared by every end-to-end test (defined last:
+# it imports the helpers above).
+from tests.e2e_worker import e2e_worker  # noqa: E402, F401

@@ -10,7 +10,6 @@ from engine.triggers import matching
 from engine.triggers.bus import DISPATCH_EVENT
 from engine.triggers.schedule import RUN_SCHEDULE
 from engine.triggers.webhooks import ENROLL
-from tests.e2e_worker import e2e_worker  # noqa: F401  (a real worker, for test_e2e_worker)
 
 TRIGGER_TASKS = {
     DISPATCH_EVENT: tasks_triggers.dispatch_event,
