@@ -25,10 +25,18 @@ AI_KIND = "ai"
 class AiCallFailed(Exception):
     """An AI call that did not produce a usable answer; ``raw_text`` keeps invalid JSON output."""
 
-    def __init__(self, message: str, *, transient: bool = False, raw_text: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool = False,
+        raw_text: str | None = None,
+        usage: dict | None = None,
+    ):
         super().__init__(message)
         self.transient = transient
         self.raw_text = raw_text
+        self.usage = usage  # tokens and cost of an answer that was paid for but unusable
 
 
 @dataclass
@@ -89,7 +97,9 @@ def _call(
             spec=spec, variables=variables, user_input=user_input, provider=provider, sleep=sleep
         )
     except GenerationError as exc:
-        raise AiCallFailed(str(exc), transient=exc.transient, raw_text=exc.raw_text) from exc
+        raise AiCallFailed(
+            str(exc), transient=exc.transient, raw_text=exc.raw_text, usage=exc.usage
+        ) from exc
     return AiOutcome.from_generation(outcome)
 
 

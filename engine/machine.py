@@ -278,6 +278,9 @@ def _failed(state, flow, step, exc: StepFailed, now, visit, attempt, started):
     entry = _instant_log(step, "failed", now, visit=visit, attempt=attempt, error=str(exc))
     entry.duration_ms = _elapsed_ms(started)
     entry.output = exc.output or None
+    for name, value in exc.usage.items():  # paid work still counts in usage and cost caps
+        if hasattr(entry, name):
+            setattr(entry, name, value)
     if exc.transient and attempt < MAX_ATTEMPTS:
         entry.status = "retrying"
         state.status = WAITING

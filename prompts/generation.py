@@ -95,11 +95,14 @@ class GenerationError(Exception):
         transient: bool = False,
         raw_text: str | None = None,
         attempts: int = 0,
+        usage: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.transient = transient
         self.raw_text = raw_text
         self.attempts = attempts
+        # Set when the model answered (and was paid) but the answer was unusable.
+        self.usage = usage
 
 
 def normalize_generation_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -195,15 +198,25 @@ def generate(
         except ProviderError as exc:
             raise GenerationError(f"{label}: {exc}") from exc
     response, attempts = _call_with_retries(provider, request, label, max_attempts, sleep)
-    parsed = _parse_json(response.text, label, attempts) if request.json_output else None
+    cost = cost_for(
+        response.model, response.input_tokens, response.output_tokens, provider=provider.name
+    )
+    try:
+        parsed = _parse_json(response.text, label, attempts) if request.json_output else None
+    except GenerationError as exc:
+        exc.usage = {
+            "model": response.model,
+            "input_tokens": response.input_tokens,
+            "output_tokens": response.output_tokens,
+            "cost": cost,
+        }
+        raise
     return GenerationOutcome(
         text=response.text,
         parsed=parsed,
         input_tokens=response.input_tokens,
         output_tokens=response.output_tokens,
-        cost=cost_for(
-            response.model, response.input_tokens, response.output_tokens, provider=provider.name
-        ),
+        cost=cost,
         model=response.model,
         provider=response.provider,
         attempts=attempts,

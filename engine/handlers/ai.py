@@ -71,7 +71,17 @@ def run_generation(
         )
     except AiCallFailed as exc:
         kept = {"result": exc.raw_text} if exc.raw_text is not None else {}
-        raise StepFailed(str(exc), transient=exc.transient, output=kept) from exc
+        usage = None
+        if exc.usage:  # the model answered: its tokens and cost count even though we fail
+            usage = {
+                "model_name": exc.usage.get("model", ""),
+                "input_tokens": exc.usage.get("input_tokens"),
+                "output_tokens": exc.usage.get("output_tokens"),
+                "cost": exc.usage.get("cost"),
+                "prompt_id": prompt_id,
+                "raw_output": exc.raw_text,
+            }
+        raise StepFailed(str(exc), transient=exc.transient, output=kept, usage=usage) from exc
     # A replayed answer was paid for (and logged) by the earlier run.
     cost = Decimal(0) if outcome.replayed else outcome.cost
     tokens_in = 0 if outcome.replayed else outcome.input_tokens

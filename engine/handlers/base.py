@@ -19,10 +19,19 @@ from typing import Any, ClassVar, Protocol
 class StepFailed(Exception):
     """A step could not do its job; ``transient`` errors are retried with backoff."""
 
-    def __init__(self, message: str, *, transient: bool = False, output: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool = False,
+        output: dict | None = None,
+        usage: dict | None = None,
+    ):
         super().__init__(message)
         self.transient = transient
         self.output = output or {}
+        # StepLog fields of work that was paid for before failing (model, tokens, cost).
+        self.usage = usage or {}
 
 
 @dataclass

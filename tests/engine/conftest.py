@@ -5,6 +5,7 @@ from django.db import connection
 
 from automation_studio.celery import app
 from engine import executor, queue, scheduler
+from engine import tasks as _engine_tasks  # noqa: F401  (registers every task by name)
 
 
 class InlineQueue:

@@ -143,6 +143,13 @@ def test_invalid_json_fails_the_step_for_good_and_keeps_the_raw_text(
     assert log.status == StepLog.Status.FAILED
     assert log.parsed_output == {"result": "Sure! {score: seven}"}
     assert len(gemini_server.requests) == 1
+    # The model answered and was paid: the failed step still carries its usage.
+    assert log.raw_output == "Sure! {score: seven}"
+    assert log.input_tokens and log.output_tokens
+    assert log.token_usage == log.input_tokens + log.output_tokens
+    assert log.cost is not None and log.cost > 0
+    assert log.model_name
+    assert log.prompt_id is not None
 
 
 def test_a_provider_that_keeps_failing_makes_the_step_retry_later(
