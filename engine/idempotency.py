@@ -28,16 +28,21 @@ def perform_once(
     existing = SideEffect.objects.filter(key=key).first()
     if existing is not None and existing.status == SideEffect.Status.DONE:
         return dict(existing.result or {}), True
+    fields = {"tenant_id": tenant_id, "enrollment_id": enrollment_id, "step_id": step_id}
+    try:
+        result = action()
+    except Exception:
+        # The attempt may have reached the provider: leave a trace; a retry re-sends with
+        # the same key. (One row write on failure only; success writes the row once, below.)
+        if existing is None:
+            SideEffect.objects.create(key=key, kind=kind, **fields)
+        raise
     if existing is None:
-        existing = SideEffect.objects.create(
-            key=key,
-            tenant_id=tenant_id,
-            enrollment_id=enrollment_id,
-            step_id=step_id,
-            kind=kind,
+        SideEffect.objects.create(
+            key=key, kind=kind, status=SideEffect.Status.DONE, result=result, **fields
         )
-    result = action()
-    existing.status = SideEffect.Status.DONE
-    existing.result = result
-    existing.save(update_fields=["status", "result", "updated_at"])
+    else:
+        existing.status = SideEffect.Status.DONE
+        existing.result = result
+        existing.save(update_fields=["status", "result", "updated_at"])
     return result, False

@@ -11,6 +11,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +34,14 @@ _dispatcher: Callable[[str, list[Any]], None] = _send
 
 def dispatch(name: str, args: list[Any]) -> None:
     _dispatcher(name, args)
+
+
+def dispatch_at(name: str, args: list[Any], *, eta: datetime) -> None:
+    """Send a task that a worker starts at ``eta`` (only for short look-aheads, not waits)."""
+    if _dispatcher is _send:
+        app.send_task(name, args=args, eta=eta)
+    else:
+        _dispatcher(name, args)
 
 
 @contextmanager

@@ -7,7 +7,7 @@ lock, which is the safe equivalent.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -19,9 +19,7 @@ from workflows.models import Enrollment, ScheduledAction, StepLog
 TABLE = ScheduledAction._meta.db_table
 
 
-def claim_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Mark up to ``limit`` due pending actions as claimed and return their ids."""
-    now = now or timezone.now()
+def _claim(*, now: datetime, until: datetime, limit: int) -> list[tuple[int, datetime]]:
     skip_locked = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     sql = f"""
         UPDATE {TABLE} SET status = 'claimed', claimed_at = %s, attempts = attempts + 1
@@ -30,22 +28,50 @@ def claim_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
             WHERE status = 'pending' AND due_at <= %s
             ORDER BY due_at LIMIT %s {skip_locked}
         ) AND status = 'pending'
-        RETURNING id
+        RETURNING id, due_at
     """  # noqa: S608 - the table name is ours, every value is a parameter
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [now, now, limit])
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(sql, [now, until, limit])
+        rows = cursor.fetchall()
+    # A raw cursor skips Django's converters: SQLite hands back naive UTC datetimes.
+    return [
+        (pk, due if timezone.is_aware(due) else timezone.make_aware(due, UTC))
+        for pk, due in rows
+    ]
 
 
-def tick(*, now: datetime | None = None, limit: int = 500, max_batches: int = 20) -> int:
-    """Claim due work in batches and enqueue each action; returns how many were enqueued."""
+def claim_due(
+    *, now: datetime | None = None, limit: int = 500, lookahead: timedelta = timedelta(0)
+) -> list[int]:
+    """Mark up to ``limit`` pending actions due by ``now + lookahead`` as claimed; their ids."""
+    now = now or timezone.now()
+    return [row[0] for row in _claim(now=now, until=now + lookahead, limit=limit)]
+
+
+def tick(
+    *,
+    now: datetime | None = None,
+    limit: int = 500,
+    max_batches: int = 20,
+    lookahead: timedelta = timedelta(0),
+) -> int:
+    """Claim due work in batches and enqueue each action; returns how many were enqueued.
+
+    With a ``lookahead`` (beat passes its own interval) work due before the next tick is
+    claimed now and sent with its due time as the task's ETA, so it starts on time instead of
+    up to one interval late.
+    """
+    now = now or timezone.now()
     total = 0
     for _ in range(max_batches):
-        ids = claim_due(now=now, limit=limit)
-        for action_id in ids:
-            queue.dispatch(queue.RUN_ACTION, [action_id])
-        total += len(ids)
-        if len(ids) < limit:
+        rows = _claim(now=now, until=now + lookahead, limit=limit)
+        for action_id, due_at in rows:
+            if due_at > now:
+                queue.dispatch_at(queue.RUN_ACTION, [action_id], eta=due_at)
+            else:
+                queue.dispatch(queue.RUN_ACTION, [action_id])
+        total += len(rows)
+        if len(rows) < limit:
             break
     return total
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from engine import executor, scheduler
 
@@ -20,7 +21,7 @@ def run_scheduled_action(action_id: int) -> str:
 
 @shared_task(name="engine.tasks.scheduler_tick", ignore_result=True)
 def scheduler_tick() -> int:
-    return scheduler.tick()
+    return scheduler.tick(lookahead=settings.STUDIO_SCHEDULER_INTERVAL)
 
 
 @shared_task(name="engine.tasks.sweep", ignore_result=True)

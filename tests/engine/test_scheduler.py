@@ -136,3 +136,18 @@ def test_a_due_wait_resumes_through_the_action_task(inline_queue):
         assert executor.action_run(action_id=987_654) == "gone"
     enrollment.refresh_from_db()
     assert (enrollment.status, enrollment.exit_reason) == ("exited", "done")
+
+
+@pytest.mark.django_db
+def test_a_tick_claims_work_due_before_the_next_tick_and_sends_it_with_an_eta(monkeypatch):
+    (enrollment,) = enrolled_waiting(1)
+    add_actions(
+        enrollment,
+        due=[NOW - timedelta(seconds=1), NOW + timedelta(seconds=1), NOW + timedelta(seconds=5)],
+    )
+    sent = []
+    monkeypatch.setattr(queue.app, "send_task", lambda name, args, **kw: sent.append(kw))
+    assert scheduler.tick(now=NOW, lookahead=timedelta(seconds=2)) == 2
+    assert sorted(kw.get("eta") is not None for kw in sent) == [False, True]
+    assert {kw["eta"] for kw in sent if kw.get("eta")} == {NOW + timedelta(seconds=1)}
+    assert ScheduledAction.objects.filter(status="pending").count() == 1
