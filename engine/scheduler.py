@@ -35,8 +35,7 @@ def _claim(*, now: datetime, until: datetime, limit: int) -> list[tuple[int, dat
         rows = cursor.fetchall()
     # A raw cursor skips Django's converters: SQLite hands back naive UTC datetimes.
     return [
-        (pk, due if timezone.is_aware(due) else timezone.make_aware(due, UTC))
-        for pk, due in rows
+        (pk, due if timezone.is_aware(due) else timezone.make_aware(due, UTC)) for pk, due in rows
     ]
 
 

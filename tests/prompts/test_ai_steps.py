@@ -145,9 +145,11 @@ def test_invalid_json_fails_the_step_for_good_and_keeps_the_raw_text(
     assert len(gemini_server.requests) == 1
     # The model answered and was paid: the failed step still carries its usage.
     assert log.raw_output == "Sure! {score: seven}"
-    assert log.input_tokens and log.output_tokens
+    assert log.input_tokens > 0
+    assert log.output_tokens > 0
     assert log.token_usage == log.input_tokens + log.output_tokens
-    assert log.cost is not None and log.cost > 0
+    assert log.cost is not None
+    assert log.cost > 0
     assert log.model_name
     assert log.prompt_id is not None
 
