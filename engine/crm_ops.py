@@ -17,7 +17,7 @@ from django.db import models
 from crm.models import ContactTag, Tag, Task
 from engine.contacts import contact_model
 from engine.handlers.base import StepContext, StepFailed
-from engine.idempotency import perform_once
+from engine.idempotency import step_once
 from engine.record_registry import (
     RecordRefused,
     clean_field_value,
@@ -77,17 +77,7 @@ class LiveCrm:
     enrollment: Any = None
 
     def _once(self, ctx: StepContext, step_id: str, kind: str, action: Callable[[], dict]):
-        # The step's transaction already makes a redelivered task a no-op; the key also
-        # makes a re-run of the handler itself (a retry) replay instead of writing twice.
-        result, _replayed = perform_once(
-            key=ctx.idempotency_key(step_id),
-            tenant_id=self.tenant_id,
-            enrollment_id=ctx.enrollment_id,
-            step_id=step_id,
-            kind=kind,
-            action=action,
-        )
-        return result
+        return step_once(ctx, tenant_id=self.tenant_id, step_id=step_id, kind=kind, action=action)
 
     def _contact(self, contact_id: Any, *, lock: bool = False):
         rows = contact_model().objects.filter(tenant_id=self.tenant_id, pk=contact_id)

@@ -46,3 +46,18 @@ def perform_once(
         existing.result = result
         existing.save(update_fields=["status", "result", "updated_at"])
     return result, False
+
+
+def step_once(
+    ctx, *, tenant_id: int, step_id: str, kind: str, action: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """``perform_once`` keyed by the running step (ctx is the handler's StepContext)."""
+    result, _replayed = perform_once(
+        key=ctx.idempotency_key(step_id),
+        tenant_id=tenant_id,
+        enrollment_id=ctx.enrollment_id,
+        step_id=step_id,
+        kind=kind,
+        action=action,
+    )
+    return result

@@ -22,7 +22,7 @@ from crm.models import Call, Direction, Message
 from engine import email_tracking
 from engine.channels import ChannelError, OutboundCall, OutboundMessage, get_backend
 from engine.handlers.base import StepContext, StepFailed
-from engine.idempotency import perform_once
+from engine.idempotency import step_once
 from engine.net.redact import display_url
 from engine.safe_http import HttpError, is_transient_status, safe_request
 
@@ -52,15 +52,7 @@ class LiveOutbound:
     enrollment: Any = None
 
     def _once(self, ctx: StepContext, step_id: str, kind: str, action: Callable[[], dict]):
-        result, _replayed = perform_once(
-            key=ctx.idempotency_key(step_id),
-            tenant_id=self.tenant_id,
-            enrollment_id=ctx.enrollment_id,
-            step_id=step_id,
-            kind=kind,
-            action=action,
-        )
-        return result
+        return step_once(ctx, tenant_id=self.tenant_id, step_id=step_id, kind=kind, action=action)
 
     def _record(self, ctx: StepContext, step_id: str, **fields: Any) -> Message:
         metadata = {
