@@ -12,6 +12,8 @@ class WebhookDelivery(models.Model):
         "workflows.Workflow", on_delete=models.CASCADE, related_name="webhook_deliveries"
     )
     delivery_id = models.CharField(max_length=200)
+    # Hex HMAC of what was signed: the same request under a new delivery id is still a replay.
+    signature = models.CharField(max_length=64, null=True, blank=True)
     contact_id = models.CharField(max_length=64, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 
@@ -19,7 +21,10 @@ class WebhookDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["workflow", "delivery_id"], name="webhook_delivery_unique"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["workflow", "signature"], name="webhook_signature_unique"
+            ),
         ]
         indexes = [models.Index(fields=["received_at"], name="webhook_delivery_received")]
 

@@ -3,13 +3,15 @@
 The sender signs ``f"{timestamp}.{raw_body}"`` with HMAC-SHA256 and the workflow's webhook
 secret, and sends three headers: ``X-Studio-Timestamp`` (unix seconds), ``X-Studio-Signature``
 (``sha256=<hex>``) and ``X-Studio-Delivery`` (a unique id; a second POST with it is a replay).
+The signature itself is remembered too: a captured request re-sent inside the timestamp window
+under a new delivery id carries the same signature and is refused as a replay.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from django.utils import timezone
 
 from engine import queue
 from engine.contacts import contact_model
+from engine.definition.bounded_json import JsonLimitError, JsonLimits, loads_bounded
 from engine.models import WebhookDelivery
 from engine.triggers.schedule import published_trigger
 from workflows.models import Workflow
@@ -30,6 +33,10 @@ ENROLL = "engine.tasks.enroll_contact"
 TIMESTAMP_HEADER = "X-Studio-Timestamp"
 SIGNATURE_HEADER = "X-Studio-Signature"
 DELIVERY_HEADER = "X-Studio-Delivery"
+# Unix seconds in ASCII digits only ('²'.isdigit() is true; 5,000 digits is not a time).
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"(?:sha256=)?([0-9a-fA-F]{64})")
+BODY_LIMITS = JsonLimits(max_depth=32, max_keys=5_000)
 
 
 class WebhookRejected(Exception):
@@ -63,24 +70,30 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return (headers.get(name) or "").strip()
 
 
-def _verify(workflow: Workflow, body: bytes, headers: Mapping[str, str]) -> None:
+def tolerance_seconds() -> int:
+    """How far (seconds) a signed timestamp may be from now; also the replay memory's span."""
+    return int(getattr(settings, "STUDIO_WEBHOOK_TOLERANCE_SECONDS", 300))
+
+
+def _verify(workflow: Workflow, body: bytes, headers: Mapping[str, str]) -> str:
+    """Check timestamp and signature; returns the signature's hex digest (what was signed)."""
     timestamp, signature = _header(headers, TIMESTAMP_HEADER), _header(headers, SIGNATURE_HEADER)
     if not timestamp or not signature:
         raise WebhookRejected(401, f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
-    if not timestamp.isdigit():
+    if not _TIMESTAMP.fullmatch(timestamp):
         raise WebhookRejected(
-            401, f"{TIMESTAMP_HEADER} must be unix seconds, got '{timestamp[:20]}'"
+            401, f"{TIMESTAMP_HEADER} must be unix seconds (ASCII digits), got '{timestamp[:20]}'"
         )
-    tolerance = int(getattr(settings, "STUDIO_WEBHOOK_TOLERANCE_SECONDS", 300))
+    tolerance = tolerance_seconds()
     if abs(time.time() - int(timestamp)) > tolerance:
         raise WebhookRejected(401, f"stale timestamp: more than {tolerance} s from now")
+    given = _SIGNATURE.fullmatch(signature)
     expected = sign(secret=workflow.webhook_secret, timestamp=timestamp, body=body)
-    if not hmac.compare_digest(
-        expected, signature if signature.startswith("sha256=") else f"sha256={signature}"
-    ):
+    if given is None or not hmac.compare_digest(expected, f"sha256={given.group(1).lower()}"):
         raise WebhookRejected(
             401, "bad signature: HMAC-SHA256 of '<timestamp>.<body>' does not match"
         )
+    return expected.removeprefix("sha256=")
 
 
 def _json_body(body: bytes, content_type: str) -> dict[str, Any]:
@@ -89,9 +102,12 @@ def _json_body(body: bytes, content_type: str) -> dict[str, Any]:
             415, f"Content-Type must be application/json, got '{content_type[:50]}'"
         )
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookRejected(400, "body is not valid JSON") from None
+        data = loads_bounded(body.decode("utf-8"), BODY_LIMITS)
+    except UnicodeDecodeError:
+        raise WebhookRejected(400, "body is not UTF-8 text") from None
+    except JsonLimitError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise WebhookRejected(400, f"body: {exc.message}{where}") from None
     if not isinstance(data, dict):
         raise WebhookRejected(400, "body must be a JSON object")
     return data
@@ -139,7 +155,7 @@ def webhook_receive(
         raise WebhookRejected(404, "unknown webhook token")
     if len(body) > max_bytes():
         raise WebhookRejected(413, f"body is larger than {max_bytes()} bytes")
-    _verify(workflow, body, headers)
+    signed = _verify(workflow, body, headers)
     data = _json_body(body, content_type)
     trigger = published_trigger(workflow)
     if workflow.status != Workflow.Status.ACTIVE or trigger.get("type") != "webhook":
@@ -151,10 +167,10 @@ def webhook_receive(
         try:
             with transaction.atomic():
                 delivery = WebhookDelivery.objects.create(
-                    workflow=workflow, delivery_id=delivery_id
+                    workflow=workflow, delivery_id=delivery_id, signature=signed
                 )
         except IntegrityError:
-            raise WebhookRejected(409, f"delivery '{delivery_id}' was already received") from None
+            raise WebhookRejected(409, _replay_message(workflow, delivery_id)) from None
         contact, created = _contact_for(workflow, data, trigger.get("config") or {})
         delivery.contact_id = str(contact.pk)
         delivery.save(update_fields=["contact_id"])
@@ -170,7 +186,18 @@ def webhook_receive(
     return WebhookAccepted(workflow.pk, contact.pk, delivery_id, created)
 
 
+def _replay_message(workflow: Workflow, delivery_id: str) -> str:
+    if WebhookDelivery.objects.filter(workflow=workflow, delivery_id=delivery_id).exists():
+        return f"delivery '{delivery_id}' was already received"
+    return "replayed request: this signed timestamp and body were already received"
+
+
 def deliveries_purge(*, older_than_seconds: int = 86_400) -> int:
-    """Forget old delivery ids; a replay that old fails the timestamp check anyway."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    """Forget old delivery ids and signatures; a replay that old fails the timestamp check.
+
+    Never forgets within twice the tolerance (a timestamp may be up to ``tolerance`` ahead of
+    the clock, so its signature stays usable until ``received + 2 × tolerance``).
+    """
+    keep = max(older_than_seconds, 2 * tolerance_seconds())
+    cutoff = timezone.now() - timedelta(seconds=keep)
     return WebhookDelivery.objects.filter(received_at__lt=cutoff).delete()[0]

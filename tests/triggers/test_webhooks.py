@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from itertools import count
 
 import pytest
+from django.utils import timezone
 
 from crm.models import Contact
 from engine.models import WebhookDelivery
@@ -115,6 +117,9 @@ def bad_inputs():
         "stale timestamp": ({"timestamp": now - 301}, 401, "stale timestamp"),
         "future timestamp": ({"timestamp": now + 301}, 401, "stale timestamp"),
         "non-numeric timestamp": ({"timestamp": "yesterday"}, 401, "unix seconds"),
+        "5,000-digit timestamp": ({"timestamp": "9" * 5000}, 401, "unix seconds"),
+        "superscript-digit timestamp": ({"timestamp": f"{now}²"}, 401, "unix seconds"),
+        "negative timestamp": ({"timestamp": f"-{now}"}, 401, "unix seconds"),
         "missing signature": (
             {"HTTP_X_STUDIO_SIGNATURE": ""},
             401,
@@ -126,8 +131,27 @@ def bad_inputs():
             415,
             "must be application/json",
         ),
-        "broken json": ({"raw": b'{"email": '}, 400, "not valid JSON"),
+        "broken json": ({"raw": b'{"email": '}, 400, "invalid JSON: Expecting value"),
         "json list": ({"raw": b"[1, 2]"}, 400, "must be a JSON object"),
+        "100k-deep json": ({"raw": b"[" * 100_000 + b"]" * 100_000}, 400, "levels deep"),
+        "100k unclosed brackets": ({"raw": b"[" * 100_000}, 400, "body: "),
+        "40-deep json object": (
+            {"raw": b'{"email": "ann@example.com", "x": ' + b"[" * 40 + b"]" * 40 + b"}"},
+            400,
+            "nested more than 32 levels deep",
+        ),
+        "5,000-digit number": (
+            {"raw": b'{"email": "ann@example.com", "n": ' + b"7" * 5000 + b"}"},
+            400,
+            "more than 20 digits",
+        ),
+        "NaN": ({"raw": b'{"email": "ann@example.com", "n": NaN}'}, 400, "NaN"),
+        "duplicate key": (
+            {"raw": b'{"email": "ann@example.com",\n "email": "bob@example.com"}'},
+            400,
+            "duplicate key 'email' (line 2)",
+        ),
+        "not utf-8": ({"raw": b'{"email": "\xff"}'}, 400, "not UTF-8"),
         "no delivery id": ({"delivery": ""}, 400, "X-Studio-Delivery"),
         "no email": ({"raw": b'{"name": "Ann"}'}, 400, "body has no 'email'"),
         "unknown email": (
@@ -163,6 +187,53 @@ def test_a_replayed_delivery_is_refused(client, trigger_queue, hook):
     assert first.status_code == 202
     assert again.status_code == 409
     assert again.json() == {"error": "delivery 'evt-7' was already received"}
+
+
+def test_a_captured_request_replayed_under_new_delivery_ids_is_refused(client, trigger_queue):
+    tenant = make_tenant()
+    workflow = listening(tenant, "webhook", config={"match_by": "email"}, allow_reenrollment=True)
+    make_contact(tenant, email="ann@example.com")
+    body = json.dumps({"email": "ann@example.com"}).encode()
+    timestamp = str(int(time.time()))
+
+    answers = [
+        post(client, workflow, None, raw=body, timestamp=timestamp, delivery=f"evt-{n}")
+        for n in range(5)
+    ]
+    trigger_queue.drain()
+
+    assert [a.status_code for a in answers] == [202, 409, 409, 409, 409]
+    assert "replayed request" in answers[1].json()["error"]
+    assert len(enrolled(workflow)) == 1
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_the_same_body_signed_at_another_second_is_a_new_delivery(client, trigger_queue):
+    tenant = make_tenant()
+    workflow = listening(tenant, "webhook", config={"match_by": "email"}, allow_reenrollment=True)
+    make_contact(tenant, email="ann@example.com")
+    now = int(time.time())
+
+    first = post(client, workflow, {"email": "ann@example.com"}, timestamp=now)
+    second = post(client, workflow, {"email": "ann@example.com"}, timestamp=now - 1)
+
+    assert (first.status_code, second.status_code) == (202, 202)
+
+
+def test_signatures_are_remembered_for_twice_the_tolerance(hook, settings):
+    settings.STUDIO_WEBHOOK_TOLERANCE_SECONDS = 3600
+    _tenant, workflow = hook
+    recent = WebhookDelivery.objects.create(workflow=workflow, delivery_id="r", signature="ab")
+    WebhookDelivery.objects.filter(pk=recent.pk).update(
+        received_at=timezone.now() - timedelta(seconds=5000)
+    )
+
+    assert deliveries_purge(older_than_seconds=60) == 0
+    assert deliveries_purge(older_than_seconds=60) == 0
+    WebhookDelivery.objects.filter(pk=recent.pk).update(
+        received_at=timezone.now() - timedelta(seconds=7300)
+    )
+    assert deliveries_purge(older_than_seconds=60) == 1
 
 
 def test_an_unknown_token_is_not_found(client):
