@@ -12,7 +12,8 @@ committed to be seen by the worker)::
         e2e_worker.wait_for(lambda: Enrollment.objects.exists())
 
 The worker is started once per session against the test database pytest-django created
-and Redis database 15 (flushed first), and stopped at the end of the session.
+and a Redis database of its own (flushed first; see ``e2e_broker_db``), and stopped at the
+end of the session.
 """
 
 from __future__ import annotations
@@ -37,8 +38,17 @@ ROOT = Path(__file__).resolve().parents[1]
 BROKER_DB = 15
 
 
-def broker_url_for(url: str, db: int = BROKER_DB) -> str:
-    """The same Redis server, database ``db``."""
+def e2e_broker_db(url: str) -> int:
+    """The configured database number + 8 (15 above 7): runs sharing one Redis server, each
+    on its own database 0–7, never flush or consume each other's e2e broker."""
+    configured = urlparse(url).path.strip("/")
+    number = int(configured) if configured.isdigit() else 0
+    return number + 8 if number < 8 else BROKER_DB
+
+
+def broker_url_for(url: str, db: int | None = None) -> str:
+    """The same Redis server, database ``db`` (by default the e2e database for ``url``)."""
+    db = e2e_broker_db(url) if db is None else db
     return urlunparse(urlparse(url)._replace(path=f"/{db}"))
 
 
@@ -131,7 +141,7 @@ class WorkerProcess:
 
 @pytest.fixture(scope="session")
 def e2e_worker(django_db_setup, django_db_blocker) -> Iterator[WorkerProcess]:
-    """One real worker for the session, on the test database and Redis db 15."""
+    """One real worker for the session, on the test database and its own Redis database."""
     import redis
     from django.db import connection
 
