@@ -1,21 +1,28 @@
 #!/usr/bin/env python3
 """One entry point for a fresh clone: set everything up, then run the studio or the tests.
 
-    python3 run.py studio   # web server + Celery worker + beat, demo data, admin login printed
-    python3 run.py test     # lint, format check, the test suite with coverage
+    python3 run.py studio [--port 8000]  # web server + Celery worker + beat, demo data, login
+    python3 run.py test [pytest args]    # lint, format check, the test suite with coverage
+
+`studio` supervises its three processes: one that dies is restarted (the line says which
+and why); Ctrl-C stops them all.
 
 Only the standard library is used here: this file runs before the virtualenv exists.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 import venv
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -24,6 +31,9 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 REQUIREMENTS = ROOT / "requirements-dev.txt"
 STAMP = VENV / ".requirements.sha256"
+LOCAL_SETTINGS_NAME = "local.env"  # read by automation_studio/env.py; keep the two in step
+STABLE_SECONDS = 60  # a child that ran this long starts its backoff afresh when it dies
+MAX_BACKOFF_SECONDS = 30
 
 
 def say(message: str) -> None:
@@ -61,27 +71,65 @@ def manage(*args: str, env: dict) -> None:
     run(PYTHON, "manage.py", *args, env=env)
 
 
+def var_dir() -> Path:
+    """Where the embedded database, broker and local settings live (as the settings read it)."""
+    return Path(os.environ.get("STUDIO_VAR_DIR", ROOT / "var"))
+
+
+def ensure_local_settings() -> Path:
+    """Write the git-ignored development settings file once; keep an existing one.
+
+    Django reads it when the environment does not say otherwise (automation_studio/env.py),
+    so every ``manage.py`` and ``celery`` command of the README runs in development mode.
+    """
+    path = var_dir() / LOCAL_SETTINGS_NAME
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Written by run.py on first setup: development settings for this clone only.\n"
+        "# It is git-ignored; the environment wins over it, and DEBUG=0 in the environment\n"
+        "# (production) ignores it, so there SECRET_KEY and ALLOWED_HOSTS must be set.\n"
+        "DEBUG=1\n"
+        f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
+    )
+    path.chmod(0o600)
+    say(f"wrote development settings (DEBUG on, a new SECRET_KEY) to {path}")
+    return path
+
+
 def studio_env() -> dict:
     env = dict(os.environ)
     env.setdefault("DEBUG", "1")
+    env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
 
-def cmd_studio() -> None:
-    ensure_environment()
-    env = studio_env()
-    manage("migrate", "--no-input", "-v", "0", env=env)
-    manage("seed_demo", env=env)
-    port = env.get("PORT", "8000")
-    processes = [
-        subprocess.Popen(
-            [str(PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=ROOT,
-            env=env,
+# --- the studio supervisor ---------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    """One supervised process: its command, the running process and its restart history."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    start_after: float = 0.0  # monotonic seconds; a crashed child waits out its backoff
+
+
+def studio_children(port: int) -> list[Child]:
+    celery = str(BIN / "celery")
+    return [
+        Child(
+            "web server", [str(PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
         ),
-        subprocess.Popen(
+        Child(
+            "worker",
             [
-                str(BIN / "celery"),
+                celery,
                 "-A",
                 "automation_studio",
                 "worker",
@@ -92,36 +140,120 @@ def cmd_studio() -> None:
                 "--pool",
                 "threads",
             ],
-            cwd=ROOT,
-            env=env,
         ),
-        subprocess.Popen(
-            [str(BIN / "celery"), "-A", "automation_studio", "beat", "-l", "INFO"],
-            cwd=ROOT,
-            env=env,
-        ),
+        Child("beat", [celery, "-A", "automation_studio", "beat", "-l", "INFO"]),
     ]
-    time.sleep(2)
-    say(f"studio running: http://127.0.0.1:{port}/admin/  (login printed above by seed_demo)")
-    say("press Ctrl-C to stop the web server, worker and beat")
+
+
+def start_child(child: Child, env: dict) -> None:
+    # A session of its own: Ctrl-C reaches run.py only, which then stops each child in order.
+    child.process = subprocess.Popen(child.argv, cwd=ROOT, env=env, start_new_session=True)
+    child.started_at = time.monotonic()
+    say(f"{child.name} started (pid {child.process.pid})")
+
+
+def describe_exit(returncode: int) -> str:
+    """``exited with code 1`` or ``was killed by signal SIGKILL`` (Popen gives -N for a signal)."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return f"was killed by signal {name}"
+    return f"exited with code {returncode}"
+
+
+def restart_delay(child: Child) -> float:
+    """Seconds to wait before starting a dead child again: 1, 2, 4 … 30 while it keeps dying."""
+    if time.monotonic() - child.started_at > STABLE_SECONDS:
+        child.restarts = 0
+    child.restarts += 1
+    return float(min(MAX_BACKOFF_SECONDS, 2 ** (child.restarts - 1)))
+
+
+def check_child(child: Child, env: dict) -> None:
+    """Start a child that is due to start; notice one that died and schedule its restart."""
+    now = time.monotonic()
+    if child.process is None:
+        if now >= child.start_after:
+            start_child(child, env)
+        return
+    returncode = child.process.poll()
+    if returncode is None:
+        return
+    delay = restart_delay(child)
+    say(
+        f"{child.name} (pid {child.process.pid}) {describe_exit(returncode)}; "
+        f"restarting it in {delay:g} s (restart {child.restarts}; its last output is above)"
+    )
+    child.process = None
+    child.start_after = now + delay
+
+
+def stop_children(children: list[Child], timeout: float = 15.0) -> None:
+    """SIGTERM every child (the worker finishes its current tasks), SIGKILL what is left."""
+    running = [c for c in children if c.process is not None and c.process.poll() is None]
+    for child in running:
+        child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in running:
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            say(f"{child.name} (pid {child.process.pid}) did not stop in time; killing it")
+            child.process.kill()
+            child.process.wait()
+    say("stopped")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def supervise(children: list[Child], env: dict) -> None:
+    """Keep every child running until Ctrl-C (SIGINT) or SIGTERM, then stop them all."""
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        while all(p.poll() is None for p in processes):
+        while True:
+            for child in children:
+                check_child(child, env)
             time.sleep(0.5)
     except KeyboardInterrupt:
-        pass
+        say("stopping the web server, worker and beat")
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_children(children)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def cmd_studio(port: int) -> None:
+    if not port_is_free(port):
+        say(f"port {port} on 127.0.0.1 is in use; choose another with --port")
+        sys.exit(2)
+    ensure_environment()
+    ensure_local_settings()
+    env = studio_env()
+    manage("migrate", "--no-input", "-v", "0", env=env)
+    manage("seed_demo", env=env)
+    children = studio_children(port)
+    for child in children:
+        start_child(child, env)
+    say(f"studio running: http://127.0.0.1:{port}/admin/  (login printed above by seed_demo)")
+    say("press Ctrl-C to stop the web server, worker and beat")
+    supervise(children, env)
 
 
 def cmd_test(extra: list[str]) -> None:
     ensure_environment()
+    ensure_local_settings()
     env = dict(os.environ)
     env["DEBUG"] = "1"
     say("ruff check")
@@ -158,14 +290,35 @@ def cmd_test(extra: list[str]) -> None:
         )
 
 
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(
+        prog="run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{studio,test}")
+    studio = commands.add_parser(
+        "studio",
+        help="set up, load demo data, run web server + worker + beat (restarted if they die)",
+    )
+    studio.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "8000")),
+        help="port of the web server on 127.0.0.1 (default: $PORT or 8000)",
+    )
+    commands.add_parser(
+        "test", help="set up, lint, format check, the test suite; extra arguments go to pytest"
+    )
+    return parser.parse_known_args(argv[1:])
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) < 2 or argv[1] not in {"studio", "test"}:
-        print(__doc__)
-        sys.exit(2)
-    if argv[1] == "studio":
-        cmd_studio()
+    args, extra = parse_args(argv)
+    if args.command == "studio":
+        if extra:
+            sys.exit(f"run.py studio: unknown arguments: {' '.join(extra)}")
+        cmd_studio(args.port)
     else:
-        cmd_test(argv[2:])
+        cmd_test(extra)
 
 
 if __name__ == "__main__":

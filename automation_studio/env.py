@@ -1,5 +1,10 @@
 """Small helpers that read settings from the environment (12-factor).
 
+Values come from the environment first, then from the local development file that
+``run.py`` writes on first setup (``var/local.env``, git-ignored: ``DEBUG=1`` and a generated
+``SECRET_KEY``), so a fresh clone's ``manage.py`` commands run in development mode. An
+explicit ``DEBUG=0`` in the environment means production: the file is ignored there.
+
 Production values fail loudly: ``require()`` raises ImproperlyConfigured with the
 variable's name instead of starting with a silently wrong default.
 """
@@ -7,20 +12,48 @@ variable's name instead of starting with a silently wrong default.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import dotenv_values
 
 TRUTHY = {"1", "true", "yes", "on"}
 FALSY = {"0", "false", "no", "off", ""}
+LOCAL_SETTINGS_NAME = "local.env"  # written by run.py (ensure_local_settings)
+
+# Values of the local settings file; the environment always wins over them.
+_local: dict[str, str] = {}
+
+
+def load_local_settings(path: Path) -> bool:
+    """Read ``KEY=value`` lines of the local development file (python-dotenv's syntax).
+
+    Returns whether the file was used: not when it is missing, and not when the environment
+    says ``DEBUG`` is off (production reads the environment only). Never changes os.environ.
+    """
+    _local.clear()
+    raw_debug = os.environ.get("DEBUG")
+    if raw_debug is not None and raw_debug.strip().lower() in FALSY:
+        return False
+    if not path.is_file():
+        return False
+    _local.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    return True
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    return _local.get(name) if value is None else value
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    value = _raw(name)
+    return default if value is None else value
 
 
 def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None:
         return default
     value = raw.strip().lower()
@@ -32,7 +65,7 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None or raw == "":
         return default
     try:
@@ -42,14 +75,14 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
 def require(name: str) -> str:
-    value = os.environ.get(name, "")
+    value = _raw(name) or ""
     if not value:
         raise ImproperlyConfigured(f"{name} must be set when DEBUG is off")
     return value

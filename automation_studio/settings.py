@@ -10,10 +10,22 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from .env import env_bool, env_int, env_list, env_str, parse_database_url, require
+from .env import (
+    LOCAL_SETTINGS_NAME,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    load_local_settings,
+    parse_database_url,
+    require,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("STUDIO_VAR_DIR", str(BASE_DIR / "var")))
+# run.py's development file (DEBUG=1, a generated SECRET_KEY); the environment wins over it.
+LOCAL_SETTINGS_FILE = VAR_DIR / LOCAL_SETTINGS_NAME
+load_local_settings(LOCAL_SETTINGS_FILE)
 
 DEBUG = env_bool("DEBUG", default=False)
 if DEBUG:
@@ -142,6 +154,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.2,
     }
+    # kombu's own filesystem transport crashes with several processes; see broker.py.
+    CELERY_BROKER_TRANSPORT = "automation_studio.broker:Transport"
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -166,6 +181,9 @@ STUDIO_DEFINITION_MAX_BYTES = env_int("STUDIO_DEFINITION_MAX_BYTES", 1_000_000)
 # The contact model the engine enrolls (swappable, like AUTH_USER_MODEL).
 STUDIO_CONTACT_MODEL = env_str("STUDIO_CONTACT_MODEL", "crm.Contact")
 
+# How often work whose enqueue was lost (a killed worker) is re-sent, and after how long.
+STUDIO_SWEEP_INTERVAL_SECONDS = env_int("STUDIO_SWEEP_INTERVAL_SECONDS", 60)
+STUDIO_SWEEP_STALE_SECONDS = env_int("STUDIO_SWEEP_STALE_SECONDS", 60)
 # Periodic engine work, registered here once; django-celery-beat's DatabaseScheduler syncs it.
 CELERY_BEAT_SCHEDULE = {
     "engine-scheduler-tick": {
@@ -173,14 +191,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": STUDIO_SCHEDULER_INTERVAL.total_seconds(),
         "options": {"expires": 10},
     },
-    "engine-sweep": {"task": "engine.tasks.sweep", "schedule": 60.0, "options": {"expires": 50}},
+    "engine-sweep": {
+        "task": "engine.tasks.sweep",
+        "schedule": float(STUDIO_SWEEP_INTERVAL_SECONDS),
+        "options": {"expires": max(5, STUDIO_SWEEP_INTERVAL_SECONDS - 10)},
+    },
     "engine-purge-step-logs": {"task": "engine.tasks.purge_step_logs", "schedule": 3600.0},
     "engine-purge-webhook-deliveries": {
         "task": "engine.tasks.purge_webhook_deliveries",
         "schedule": 3600.0,
     },
 }
-STUDIO_SWEEP_STALE_SECONDS = env_int("STUDIO_SWEEP_STALE_SECONDS", 60)
 
 # --- Outbound: channels, HTTP, AI --------------------------------------------
 # Channel → backend class path ("default" is the fallback); console prints, locmem keeps an outbox.

@@ -1,9 +1,21 @@
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from automation_studio import env
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("run_py", ROOT / "run.py")
+run_py = importlib.util.module_from_spec(_spec)
+sys.modules["run_py"] = run_py  # its dataclasses look their module up by name
+_spec.loader.exec_module(run_py)
 
 
 def test_booleans_read_common_spellings_and_refuse_nonsense(monkeypatch):
@@ -58,9 +70,6 @@ def test_database_urls_for_postgres_and_sqlite():
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [sys.executable, "-c", "import django; from django.conf import settings; settings.DEBUG"],
         env={
@@ -74,3 +83,96 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def settings_in_subprocess(env: dict, var_dir, expression: str) -> subprocess.CompletedProcess:
+    """Load the real settings in a fresh interpreter and print ``expression``."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import django; from django.conf import settings; print({expression})",
+        ],
+        env={
+            "DJANGO_SETTINGS_MODULE": "automation_studio.settings",
+            "PATH": "/usr/bin:/bin",
+            "STUDIO_VAR_DIR": str(var_dir),
+            **env,
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def write_local_settings(var_dir) -> str:
+    """The file run.py writes on first setup (run.ensure_local_settings)."""
+    os.environ["STUDIO_VAR_DIR"] = str(var_dir)
+    try:
+        path = run_py.ensure_local_settings()
+    finally:
+        del os.environ["STUDIO_VAR_DIR"]
+    return path.read_text()
+
+
+def test_first_setup_writes_a_private_development_file_once(tmp_path):
+    text = write_local_settings(tmp_path)
+    assert "DEBUG=1" in text.splitlines()
+    key = next(line for line in text.splitlines() if line.startswith("SECRET_KEY="))
+    assert len(key.removeprefix("SECRET_KEY=")) >= 50
+    assert oct((tmp_path / "local.env").stat().st_mode & 0o777) == "0o600"
+    assert write_local_settings(tmp_path) == text  # kept, not regenerated
+
+
+def test_the_local_file_is_git_ignored():
+    ignored = subprocess.run(["git", "check-ignore", "-q", "var/local.env"], cwd=ROOT, check=False)
+    assert ignored.returncode == 0
+
+
+def test_with_the_local_file_commands_run_in_development_mode(tmp_path):
+    text = write_local_settings(tmp_path)
+    result = settings_in_subprocess({}, tmp_path, "settings.DEBUG, settings.SECRET_KEY")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"True {text.split('SECRET_KEY=')[1].strip()}"
+
+
+def test_the_environment_wins_over_the_local_file(tmp_path):
+    write_local_settings(tmp_path)
+    result = settings_in_subprocess(
+        {"SECRET_KEY": "from-the-environment"}, tmp_path, "settings.SECRET_KEY"
+    )
+    assert result.stdout.strip() == "from-the-environment"
+
+
+def test_debug_off_in_the_environment_ignores_the_local_file_and_refuses(tmp_path):
+    write_local_settings(tmp_path)
+    result = settings_in_subprocess({"DEBUG": "0"}, tmp_path, "settings.DEBUG")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_without_the_local_file_the_default_is_production_and_refuses(tmp_path):
+    result = settings_in_subprocess({}, tmp_path, "settings.DEBUG")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_production_with_real_values_starts_with_debug_off(tmp_path):
+    write_local_settings(tmp_path)
+    result = settings_in_subprocess(
+        {"DEBUG": "0", "SECRET_KEY": "a-real-key", "ALLOWED_HOSTS": "studio.example"},
+        tmp_path,
+        "settings.DEBUG, settings.ALLOWED_HOSTS",
+    )
+    assert result.stdout.strip() == "False ['studio.example']"
+
+
+def test_the_embedded_broker_uses_the_safe_transport_without_remote_control(tmp_path):
+    write_local_settings(tmp_path)
+    result = settings_in_subprocess(
+        {},
+        tmp_path,
+        "settings.CELERY_BROKER_TRANSPORT, settings.CELERY_WORKER_ENABLE_REMOTE_CONTROL",
+    )
+    assert result.stdout.strip() == "automation_studio.broker:Transport False"
