@@ -1,4 +1,12 @@
-"""Helpers shared by the workflow management commands (kept thin: logic is in services)."""
+"""Helpers shared by the workflow management commands (kept thin: logic is in services).
+
+Exit codes, the same for every command (documented in docs/commands.md):
+0 done (a dry-run completed or exited as designed); 1 the thing asked for failed (the
+simulated run failed, validation found errors, publishing or enrolling was refused);
+2 invalid input (an unreadable file, bad JSON, an unknown tenant, workflow, version or
+contact; argparse's own usage errors are 2 as well); 3 done, with something to look at
+(validate_workflow --strict found warnings, a dry-run ended still waiting).
+"""
 
 from __future__ import annotations
 
@@ -9,20 +17,37 @@ from django.core.management.base import CommandError
 from crm.models import Tenant
 from workflows.models import Workflow
 
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID_INPUT = 2
+EXIT_ATTENTION = 3
+
+
+def invalid_input(message: str) -> CommandError:
+    """A CommandError that exits with EXIT_INVALID_INPUT (raise it)."""
+    return CommandError(message, returncode=EXIT_INVALID_INPUT)
+
+
+def failed(message: str) -> CommandError:
+    """A CommandError that exits with EXIT_FAILED (raise it)."""
+    return CommandError(message, returncode=EXIT_FAILED)
+
 
 def read_file(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CommandError(f"{path}: no such file") from None
+        raise invalid_input(f"{path}: no such file") from None
     except UnicodeDecodeError:
-        raise CommandError(f"{path}: not UTF-8 text") from None
+        raise invalid_input(f"{path}: not UTF-8 text") from None
+    except OSError as exc:  # a directory, no permission…
+        raise invalid_input(f"{path}: {exc.strerror or exc}") from None
 
 
 def tenant_by_slug(slug: str) -> Tenant:
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:
-        raise CommandError(f"no tenant with slug '{slug}'")
+        raise invalid_input(f"no tenant with slug '{slug}'")
     return tenant
 
 
@@ -32,7 +57,7 @@ def workflow_by_name_or_id(tenant: Tenant, name_or_id: str) -> Workflow:
     if found is None and name_or_id.isdigit():
         found = workflows.filter(pk=int(name_or_id)).first()
     if found is None:
-        raise CommandError(
+        raise invalid_input(
             f"tenant '{tenant.slug}' has no workflow named or numbered '{name_or_id}'"
         )
     return found

@@ -12,20 +12,39 @@ from engine.definition import (
 from engine.dryrun import DryRunError, dry_run
 from workflows.services import draft_dict
 
-from ._common import free_version_flag, read_file, tenant_by_slug, workflow_by_name_or_id
+from ._common import (
+    EXIT_ATTENTION,
+    failed,
+    free_version_flag,
+    invalid_input,
+    read_file,
+    tenant_by_slug,
+    workflow_by_name_or_id,
+)
+
+# The simulated run's end state → exit code (docs/commands.md).
+FAILED_STATUSES = {"failed"}
+WAITING_STATUSES = {"waiting", "active"}
+JSON_KINDS = {dict: "object", list: "array"}
 
 
-def json_arg(raw: str | None, name: str, default):
+def json_arg(raw: str | None, name: str, default, kind: type):
     if raw is None:
         return default
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise CommandError(f"--{name} is not valid JSON: {exc}") from None
+        raise invalid_input(f"--{name} is not valid JSON: {exc}") from None
+    if not isinstance(value, kind):
+        raise invalid_input(f"--{name} must be a JSON {JSON_KINDS[kind]}")
+    return value
 
 
 class Command(BaseCommand):
-    help = "Simulate a workflow for a sample contact on a virtual clock; nothing is sent or saved."
+    help = (
+        "Simulate a workflow for a sample contact on a virtual clock; nothing is sent or saved. "
+        "Exit code: 0 completed or exited, 1 the run failed, 2 invalid input, 3 still waiting."
+    )
 
     def add_arguments(self, parser):
         free_version_flag(parser)
@@ -46,17 +65,29 @@ class Command(BaseCommand):
         try:
             report = dry_run(
                 definition=definition,
-                contact=json_arg(options["contact"], "contact", {}),
-                trigger=json_arg(options["trigger"], "trigger", {}),
-                events=json_arg(options["events"], "events", []),
+                contact=json_arg(options["contact"], "contact", {}, dict),
+                trigger=json_arg(options["trigger"], "trigger", {}, dict),
+                events=json_arg(options["events"], "events", [], list),
                 seed=options["seed"],
                 tenant_id=tenant_row.pk,
             )
         except DryRunError as exc:
-            raise CommandError(str(exc)) from None
+            raise invalid_input(str(exc)) from None
         if options["format"] == "json":
             self.stdout.write(json.dumps(report.as_dict(), indent=2, default=str))
-            return
+        else:
+            self._print(report)
+        self._exit_for(report)
+
+    def _exit_for(self, report) -> None:
+        if report.status in FAILED_STATUSES:
+            raise failed(f"the simulated run failed: {report.error or 'a step failed'}")
+        if report.status in WAITING_STATUSES:
+            raise CommandError(
+                "the simulation ended with the run still waiting", returncode=EXIT_ATTENTION
+            )
+
+    def _print(self, report) -> None:
         for step in report.steps:
             line = f"{step['at']}  {step['id']:<24} {step['type']:<16} {step['status']}"
             if step.get("next"):
@@ -74,14 +105,14 @@ class Command(BaseCommand):
             try:
                 return definition_to_dict(parse_definition(read_file(source)).definition)
             except DefinitionError as exc:
-                raise CommandError(f"{source}: {exc}") from None
+                raise invalid_input(f"{source}: {exc}") from None
         workflow = workflow_by_name_or_id(tenant, source)
         if version_number is not None:
             version = workflow.versions.filter(number=version_number).first()
             if version is None:
-                raise CommandError(f"'{workflow.name}' has no version {version_number}")
+                raise invalid_input(f"'{workflow.name}' has no version {version_number}")
             return version.definition
         try:
             return definition_to_dict(load_definition(draft_dict(workflow=workflow)))
         except DefinitionError as exc:
-            raise CommandError(f"draft of '{workflow.name}': {exc}") from None
+            raise invalid_input(f"draft of '{workflow.name}': {exc}") from None

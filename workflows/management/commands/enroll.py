@@ -1,16 +1,20 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from engine.conditions import ConditionError
 from engine.enrollment import EnrollmentRefused
 from engine.triggers.manual import ManualEnrollError, manual_enroll
 
-from ._common import tenant_by_slug, workflow_by_name_or_id
+from ._common import failed, invalid_input, tenant_by_slug, workflow_by_name_or_id
 
 
 class Command(BaseCommand):
-    help = "Enroll contacts in an active workflow: one (--contact), a filtered set, or --all."
+    help = (
+        "Enroll contacts in an active workflow: one (--contact), a filtered set, or --all. "
+        "Exit code: 0 done (contacts already in are skipped), 1 the workflow is not active, "
+        "2 invalid input (unknown tenant, workflow or contact, a bad filter)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("workflow", help="name or id")
@@ -31,7 +35,7 @@ class Command(BaseCommand):
             try:
                 filters = json.loads(filter)
             except ValueError as exc:
-                raise CommandError(f"--filter is not valid JSON: {exc}") from None
+                raise invalid_input(f"--filter is not valid JSON: {exc}") from None
         try:
             result = manual_enroll(
                 workflow=found,
@@ -41,8 +45,10 @@ class Command(BaseCommand):
                 by="manage.py enroll",
                 via="command",
             )
-        except (EnrollmentRefused, ManualEnrollError, ConditionError) as exc:
-            raise CommandError(str(exc)) from None
+        except EnrollmentRefused as exc:
+            raise failed(str(exc)) from None
+        except (ManualEnrollError, ConditionError) as exc:
+            raise invalid_input(str(exc)) from None
         self.stdout.write(
             f"enrolled {result.enrolled} of {result.selected} contacts in '{found.name}'"
             f" ({result.skipped} already in)"

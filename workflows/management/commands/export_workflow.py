@@ -1,13 +1,16 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from workflows.models import WorkflowVersion
 from workflows.selectors import workflow_export
 
-from ._common import free_version_flag, tenant_by_slug, workflow_by_name_or_id
+from ._common import free_version_flag, invalid_input, tenant_by_slug, workflow_by_name_or_id
 
 
 class Command(BaseCommand):
-    help = "Print a workflow's draft (or a published version) as YAML or JSON."
+    help = (
+        "Print a workflow's draft (or a published version) as YAML or JSON. "
+        "Exit code: 0 printed, 2 unknown tenant, workflow or version."
+    )
 
     def add_arguments(self, parser):
         free_version_flag(parser)
@@ -21,5 +24,5 @@ class Command(BaseCommand):
         try:
             text = workflow_export(workflow=found, version=version_number, fmt=format)
         except WorkflowVersion.DoesNotExist:
-            raise CommandError(f"'{found.name}' has no version {version_number}") from None
+            raise invalid_input(f"'{found.name}' has no version {version_number}") from None
         self.stdout.write(text.rstrip("\n"))

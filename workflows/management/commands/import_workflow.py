@@ -1,13 +1,16 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from engine.definition import DefinitionError
 from workflows.services import PublishRefused, workflow_import, workflow_publish
 
-from ._common import read_file, tenant_by_slug
+from ._common import failed, invalid_input, read_file, tenant_by_slug
 
 
 class Command(BaseCommand):
-    help = "Import a workflow file as a draft (created or updated by name); --publish to go live."
+    help = (
+        "Import a workflow file as a draft (created or updated by name); --publish to go live. "
+        "Exit code: 0 imported (and published), 1 publishing refused, 2 invalid input."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file")
@@ -19,7 +22,7 @@ class Command(BaseCommand):
         try:
             imported = workflow_import(tenant=tenant_by_slug(tenant), text=text)
         except DefinitionError as exc:
-            raise CommandError(f"{file}: {exc}") from None
+            raise invalid_input(f"{file}: {exc}") from None
         workflow = imported.workflow
         verb = "created" if imported.created else "updated"
         self.stdout.write(f"{verb} draft '{workflow.name}' (id {workflow.pk})")
@@ -31,5 +34,5 @@ class Command(BaseCommand):
             try:
                 version = workflow_publish(workflow=workflow)
             except PublishRefused as exc:
-                raise CommandError(str(exc)) from None
+                raise failed(str(exc)) from None
             self.stdout.write(self.style.SUCCESS(f"published version {version.number}"))
