@@ -2,7 +2,7 @@
 """One entry point for a fresh clone: set everything up, then run the studio or the tests.
 
     python3 run.py studio [--port 8000]  # web server + Celery worker + beat, demo data, login
-    python3 run.py test [pytest args]    # lint, format check, the test suite with coverage
+    python3 run.py test [pytest args]    # lint, format, import layers, tests with coverage
 
 `studio` supervises its three processes: one that dies is restarted (the line says which
 and why); Ctrl-C stops them all.
@@ -260,6 +260,8 @@ def cmd_test(extra: list[str]) -> None:
     run(BIN / "ruff", "check", ".", env=env)
     say("ruff format --check")
     run(BIN / "ruff", "format", "--check", ".", env=env)
+    say("lint-imports (the engine's layers, see pyproject.toml)")
+    run(BIN / "lint-imports", "--no-cache", env=env)
     database = env.get("DATABASE_URL", "sqlite (default)")
     say(f"pytest with coverage on {database.split('@')[-1]}")
     status = run(

@@ -206,7 +206,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- Outbound: channels, HTTP, AI --------------------------------------------
 # Channel → backend class path ("default" is the fallback); console prints, locmem keeps an outbox.
 STUDIO_CHANNEL_BACKENDS = {
-    "default": env_str("STUDIO_CHANNEL_BACKEND", "engine.channels.console.ConsoleBackend")
+    "default": env_str("STUDIO_CHANNEL_BACKEND", "engine.effects.channels.console.ConsoleBackend")
 }
 STUDIO_TWILIO = {
     "base_url": env_str("TWILIO_BASE_URL", "https://api.twilio.com"),

@@ -91,8 +91,8 @@ def instant_flow(name: str, steps: int, kind: str = "condition") -> dict:
 
 def enroll_quietly(workflow, contacts) -> list[list]:
     """Create enrollments, holding back their first step so timing starts when we release them."""
-    from engine import queue
-    from engine.enrollment import enrollment_create
+    from engine.runtime import queue
+    from engine.runtime.enrollment import enrollment_create
 
     held: list[list] = []
     with queue.use_dispatcher(lambda name, args: held.append(args)):
@@ -115,7 +115,7 @@ def bench_throughput(tenant, enrollments: int, kind: str) -> dict:
 
     from bench.bench_tasks import COUNTER, noop_chain
     from crm.models import Contact
-    from engine import queue
+    from engine.runtime import queue
     from tests.cast import make_published
     from workflows.models import Enrollment
 
@@ -158,7 +158,7 @@ def bench_step_overhead(tenant, chains: int = 5) -> dict:
     """40-step chains of side-effect steps (each step its own task), one chain at a time, so
     the gap between two steps is the engine's per-step cost plus one broker hop, no queueing."""
     from crm.models import Contact
-    from engine import queue
+    from engine.runtime import queue
     from tests.cast import make_published
     from workflows.models import Enrollment, StepLog
 
@@ -194,14 +194,14 @@ def count_queries_per_step(tenant, kind: str) -> int:
     from django.test.utils import CaptureQueriesContext
 
     from crm.models import Contact
-    from engine import executor
+    from engine.runtime import executor
     from tests.cast import make_published
 
     workflow = make_published(tenant, instant_flow(f"Counted {kind}", 3, kind))
     contact = Contact.objects.create(tenant=tenant, first_name="Q")
     (first,) = enroll_quietly(workflow, [contact])
     executor.step_run(enrollment_id=first[0], step_id=first[1], seq=first[2])  # warm caches
-    from engine import queue
+    from engine.runtime import queue
 
     sent: list = []
     with (
@@ -216,7 +216,7 @@ def bench_claims(tenant, due: int, future: int) -> dict:
     from django.db import connection
 
     from crm.models import Contact
-    from engine import queue, scheduler
+    from engine.runtime import queue, scheduler
     from tests.cast import make_published
     from workflows.models import ScheduledAction
 
@@ -281,7 +281,7 @@ def bench_claims(tenant, due: int, future: int) -> dict:
 
 def bench_lateness(tenant, count: int, interval: float) -> dict:
     from crm.models import Contact
-    from engine import queue, scheduler
+    from engine.runtime import queue, scheduler
     from tests.cast import make_published
     from workflows.models import Enrollment, ScheduledAction, StepLog
 

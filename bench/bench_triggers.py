@@ -151,7 +151,7 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from engine import queue
+    from engine.runtime import queue
 
     call_command("migrate", verbosity=0)
     sent = []

@@ -7,8 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
-from engine.enrollment import EnrollmentRefused
-from engine.triggers.manual import ManualEnrollError, manual_enroll
+from engine.triggers.api import EnrollmentRefused, ManualEnrollError, manual_enroll
 from workflows.models import Workflow
 
 

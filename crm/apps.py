@@ -8,7 +8,5 @@ class CRMConfig(AppConfig):
     def ready(self) -> None:
         # Receivers only announce events; the engine matches them after commit.
         from crm import signals
-        from engine.triggers import lifecycle
 
         signals.connect()
-        lifecycle.connect()

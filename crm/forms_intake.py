@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.triggers.bus import announce
+from engine.triggers.api import announce
 
 from .models import Contact, Tenant
 

@@ -11,8 +11,7 @@ from typing import Any
 
 from django.db.models.signals import m2m_changed, post_delete, post_init, post_save
 
-from engine.triggers.bus import announce, enabled, wanted
-from engine.triggers.registry import CHANNEL_KINDS
+from engine.triggers.api import CHANNEL_KINDS, announce, enabled, wanted
 
 from .models import Booking, Call, Contact, ContactTag, Direction, Message, Tag
 

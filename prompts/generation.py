@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from engine.templating import TemplateError, referenced_paths, render
+from engine.language.templating import TemplateError, referenced_paths, render
 from prompts.pricing import cost_for
 from prompts.providers import (
     GenerationRequest,

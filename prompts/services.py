@@ -17,7 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from crm.models import Tenant
-from engine.templating import TemplateError, referenced_paths
+from engine.language.templating import TemplateError, referenced_paths
 from prompts.generation import (
     GenerationError,
     GenerationOutcome,

@@ -49,7 +49,7 @@ def require_redis():
 @pytest.fixture(autouse=True)
 def _fresh_flow_cache():
     # Rolled-back test transactions reuse version ids; the per-process cache must not.
-    from engine.flow import forget_flows
+    from engine.runtime.flow import forget_flows
 
     forget_flows()
     yield

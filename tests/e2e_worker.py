@@ -107,8 +107,8 @@ class WorkerProcess:
 
     @contextmanager
     def dispatching(self) -> Iterator[None]:
-        """Send the engine's tasks (engine.queue) to this worker while inside the block."""
-        from engine import queue
+        """Send the engine's tasks (engine.runtime.queue) to this worker while inside the block."""
+        from engine.runtime import queue
 
         with queue.use_dispatcher(self.dispatch):
             yield

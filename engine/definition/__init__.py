@@ -2,6 +2,9 @@
 
 Parse (``parse_definition``), check (``validate_definition``), walk (``successor`` …),
 export (``dump_yaml``/``dump_json``) and describe (``step_catalog``/``workflow_json_schema``).
+
+May import only ``engine.language`` (and Django, pydantic, PyYAML); every wing above may
+import it.
 """
 
 from engine.definition.catalog import step_catalog, trigger_catalog, workflow_json_schema

@@ -15,7 +15,7 @@ TARGET_EXAMPLES = ["next_step", "end", "exit", "exit_booked"]
 
 
 def _coerce_duration(value: Any) -> Any:
-    # A bare number is seconds; text is checked later by engine.durations.parse_duration.
+    # A bare number is seconds; text is checked later by engine.language.durations.parse_duration.
     if isinstance(value, bool):
         raise PydanticCustomError("studio", "expected a duration such as 30m, 1d or PT1H")
     if isinstance(value, int | float):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.definition.problems import DefinitionError, LineMap, Problem, did_you_mean
-from engine.durations import milliseconds_to_duration
+from engine.language.durations import milliseconds_to_duration
 
 # TypeScript condition types → the trigger-context field each one tests.
 CONDITION_FIELDS = {

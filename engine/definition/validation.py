@@ -7,9 +7,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import conditions, templating
-from engine.business_hours import validate_business_hours
-from engine.cron import CronError, validate_cron
 from engine.definition.graph import graph_warnings, reaches
 from engine.definition.navigation import ON_ERROR_BUILTINS, parse_target
 from engine.definition.parser import parse_definition
@@ -22,7 +19,10 @@ from engine.definition.problems import (
     join_path,
 )
 from engine.definition.schema import Step, WorkflowDefinition
-from engine.durations import DurationError, parse_duration
+from engine.language import conditions, templating
+from engine.language.business_hours import validate_business_hours
+from engine.language.cron import CronError, validate_cron
+from engine.language.durations import DurationError, parse_duration
 
 NAMESPACES = (
     "contact",

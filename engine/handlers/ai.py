@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from engine.ai_ops import AiCallFailed, AiOutcome
+from engine.effects.ai_ops import AiCallFailed, AiOutcome
 from engine.handlers.base import StepContext, StepFailed, StepHandler, StepResult, register
 from prompts.generation import PromptSpec
 from prompts.models import DEFAULT_MODEL

@@ -9,29 +9,26 @@ and the executor retries with backoff.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
+# The step/effects contract lives below the handlers so the effects need not import upward.
+from engine.effects.contract import Services, StepContext, StepFailed
 
-class StepFailed(Exception):
-    """A step could not do its job; ``transient`` errors are retried with backoff."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        transient: bool = False,
-        output: dict | None = None,
-        usage: dict | None = None,
-    ):
-        super().__init__(message)
-        self.transient = transient
-        self.output = output or {}
-        # StepLog fields of work that was paid for before failing (model, tokens, cost).
-        self.usage = usage or {}
+__all__ = [
+    "Services",
+    "StepContext",
+    "StepFailed",
+    "StepHandler",
+    "StepResult",
+    "handler_for",
+    "is_pure",
+    "register",
+    "registered_kinds",
+]
 
 
 @dataclass
@@ -52,38 +49,6 @@ class StepResult:
     output_tokens: int | None = None
     cost: Decimal | None = None
     prompt_id: int | None = None
-
-
-class Services(Protocol):
-    """What a handler may touch; live and dry-run implementations differ."""
-
-    dry_run: bool
-
-
-@dataclass
-class StepContext:
-    data: dict[str, Any]  # the template namespaces: contact, trigger, steps, workflow, …
-    now: datetime
-    tenant_id: int
-    enrollment_id: int | None
-    contact_id: Any
-    workflow_settings: Mapping[str, Any]
-    visit: int
-    services: Any
-    successor: str
-    render_value: Callable[[Any], Any]
-
-    @property
-    def dry_run(self) -> bool:
-        return bool(getattr(self.services, "dry_run", False))
-
-    def idempotency_key(self, step_id: str) -> str:
-        """Same (enrollment, step, visit) → same key: a re-run finds the earlier result."""
-        owner = self.enrollment_id if self.enrollment_id is not None else "dry"
-        return f"enr{owner}:{step_id}:{self.visit}"
-
-    def render(self, value: Any) -> Any:
-        return self.render_value(value)
 
 
 class StepHandler:

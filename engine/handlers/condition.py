@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.conditions import ConditionError, evaluate
+from engine.language.conditions import ConditionError, evaluate
 
 from .base import StepContext, StepFailed, StepHandler, StepResult, register
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.durations import DurationError, parse_duration
+from engine.language.durations import DurationError, parse_duration
 
 from .base import StepContext, StepFailed, StepHandler, StepResult, register
 from .sending import render_text

@@ -6,8 +6,8 @@ re-checks the goals of the enrollment's version and jumps here when one is met.
 
 from __future__ import annotations
 
-from engine.conditions import ConditionError, evaluate
-from engine.durations import parse_duration
+from engine.language.conditions import ConditionError, evaluate
+from engine.language.durations import parse_duration
 
 from .base import StepContext, StepFailed, StepHandler, StepResult, register
 

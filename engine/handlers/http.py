@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.net.redact import display_url, redact_headers
+from engine.effects.net.redact import display_url, redact_headers
 
 from .base import StepContext, StepFailed, StepHandler, StepResult, register
 from .sending import render_text

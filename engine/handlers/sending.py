@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.templating import TemplateError, render
+from engine.language.templating import TemplateError, render
 
 from .base import StepContext, StepFailed, StepResult
 

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from django.utils.dateparse import parse_datetime
 
-from engine.business_hours import next_business_time
-from engine.durations import DurationError, parse_duration
+from engine.language.business_hours import next_business_time
+from engine.language.durations import DurationError, parse_duration
 
 from .base import StepContext, StepFailed, StepHandler, StepResult, register
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from engine.bulk_enroll import tenant_contact_ids
-from engine.conditions import evaluate
-from engine.contacts import CrmContactAdapter, contact_adapter, contact_model
+from engine.effects.contacts import CrmContactAdapter, contact_adapter, contact_model
+from engine.language.conditions import evaluate
+from engine.runtime.bulk_enroll import tenant_contact_ids
 
 CHUNK = 2000
 

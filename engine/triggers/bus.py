@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from engine import queue
+from engine.runtime import queue
 from engine.triggers.matching import tenant_index
 
 DISPATCH_EVENT = "engine.tasks.dispatch_event"

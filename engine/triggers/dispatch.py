@@ -11,9 +11,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from crm.models import Message
-from engine.contacts import contact_adapter
-from engine.enrollment import EnrollmentRefused, contact_recheck, enrollment_create
-from engine.tracking import record_reply
+from engine.effects.contacts import contact_adapter
+from engine.runtime.enrollment import EnrollmentRefused, contact_recheck, enrollment_create
 from engine.triggers.matching import (
     candidates,
     filters_pass,
@@ -21,6 +20,7 @@ from engine.triggers.matching import (
     tenant_index,
     trigger_context,
 )
+from engine.triggers.tracking import record_reply
 from workflows.models import Workflow
 
 logger = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from engine.bulk_enroll import enrollments_bulk_create
-from engine.contacts import contact_model
+from engine.effects.contacts import contact_model
+from engine.runtime.bulk_enroll import enrollments_bulk_create
 from engine.triggers.audience import contacts_matching
 from workflows.models import Workflow
 

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.utils import timezone
 
-from engine.conditions import evaluate, rule_fields
 from engine.definition.triggers import get_trigger_kind
+from engine.language.conditions import evaluate, rule_fields
 from engine.triggers.registry import SOURCES
 from workflows.models import Workflow
 

@@ -1,10 +1,11 @@
 """The trigger registry: every kind's source, the ``trigger.*`` context it gives, its config.
 
 The bundled CRM's model events are wired in ``crm/signals.py``. A host CRM feeds the same
-kinds from its own models without editing the engine::
+kinds from its own models without editing the engine, through
+``engine.triggers.api.register_model_event`` (see ``engine/triggers/model_events.py``)::
 
     # myhost/apps.py, in ready()
-    from engine.triggers.registry import register_model_event
+    from engine.triggers.api import register_model_event
 
     register_model_event(
         model="shop.Order",
@@ -18,12 +19,7 @@ kinds from its own models without editing the engine::
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from django.apps import apps
-from django.db.models.signals import post_save
 
 COMMON_KEYS = ("type", "occurred_at", "contact_id", "hour", "weekday", "day")
 MESSAGE_KEYS = (
@@ -80,38 +76,6 @@ def register_source(
 def trigger_source(kind: str) -> TriggerSource | None:
     """The registered source of ``kind`` (canonical name), or None."""
     return SOURCES.get(kind)
-
-
-def register_model_event(
-    *,
-    model: str | type,
-    kind: str | Callable[[Any, bool], list[str]],
-    when: Callable[[Any, bool], bool],
-    contact: Callable[[Any], Any],
-    tenant: Callable[[Any], int],
-    context: Callable[[Any], dict[str, Any]] | None = None,
-) -> Callable[..., None]:
-    """Announce ``kind`` whenever a ``model`` row is saved and ``when(instance, created)`` holds.
-
-    ``kind`` may be a function of (instance, created) returning several kinds. Returns the
-    connected receiver (kept alive here; signals hold receivers weakly otherwise).
-    """
-    from engine.triggers.bus import announce
-
-    model_class = apps.get_model(model) if isinstance(model, str) else model
-
-    def receiver(sender, instance, created, raw=False, **kwargs):
-        if raw or not when(instance, created):
-            return
-        kinds = kind(instance, created) if callable(kind) else [kind]
-        contact_id = contact(instance)
-        if contact_id is None or not kinds:
-            return
-        data = context(instance) if context else {}
-        announce(kinds=kinds, tenant_id=tenant(instance), contact_id=contact_id, data=data)
-
-    post_save.connect(receiver, sender=model_class, weak=False)
-    return receiver
 
 
 def _builtin() -> None:

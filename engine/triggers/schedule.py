@@ -15,9 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from engine.bulk_enroll import enrollments_bulk_create
-from engine.cron import CronError, crontab_fields
 from engine.definition.triggers import get_trigger_kind
+from engine.language.cron import CronError, crontab_fields
+from engine.runtime.bulk_enroll import enrollments_bulk_create
 from engine.triggers.audience import contacts_matching
 from engine.triggers.matching import Listener, trigger_context
 from workflows.models import Workflow

@@ -22,10 +22,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from engine import queue
-from engine.contacts import contact_model
 from engine.definition.bounded_json import JsonLimitError, JsonLimits, loads_bounded
+from engine.effects.contacts import contact_model
 from engine.models import WebhookDelivery
+from engine.runtime import queue
 from engine.triggers.schedule import published_trigger
 from workflows.models import Workflow
 

@@ -10,9 +10,9 @@ import pytest
 import time_machine
 
 from crm.models import EmailTemplate, VoicemailDrop
-from engine import queue
-from engine.channels import locmem
-from engine.enrollment import enrollment_create
+from engine.effects.channels import locmem
+from engine.runtime import queue
+from engine.runtime.enrollment import enrollment_create
 from tests.cast import make_contact, make_published, make_tenant
 from tests.engine.conftest import InlineQueue
 from tests.fakes.http_server import LocalHTTPServer
@@ -23,7 +23,7 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def backends(settings) -> Iterator[None]:
-    settings.STUDIO_CHANNEL_BACKENDS = {"default": "engine.channels.locmem.LocMemBackend"}
+    settings.STUDIO_CHANNEL_BACKENDS = {"default": "engine.effects.channels.locmem.LocMemBackend"}
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.DEFAULT_FROM_EMAIL = "studio@example.com"
     settings.STUDIO_PUBLIC_BASE_URL = "https://studio.example.com"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from crm.models import Booking, Call, Contact, ContactTag, Message, Task
-from engine.channels import locmem
-from engine.dry_services import DryRunServices
-from engine.dryrun import dry_run
+from engine.dryrun.run import dry_run
+from engine.effects.channels import locmem
+from engine.effects.dry_services import DryRunServices
 from tests.actions.conftest import START
 from workflows.models import SideEffect
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.mail.backends.locmem import EmailBackend
 
 from crm.models import Message
-from engine.email_tracking import message_id_for
+from engine.effects.email_tracking import message_id_for
 from tests.actions.conftest import log_of
 from tests.cast import make_contact
 from workflows.models import Enrollment

@@ -7,14 +7,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Booking, Call, Contact, ContactTag, Message, Task
-from engine import executor
-from engine.channels import locmem
-from engine.channels.base import ChannelBackend, SendResult
-from engine.enrollment import enrollment_create
-from engine.flow import flow_for_version
+from engine.effects.channels import locmem
+from engine.effects.channels.base import ChannelBackend, SendResult
+from engine.effects.live_services import LiveServices
 from engine.handlers import handler_for
-from engine.live_services import LiveServices
-from engine.runtime import step_context
+from engine.runtime import executor
+from engine.runtime.context import step_context
+from engine.runtime.enrollment import enrollment_create
+from engine.runtime.flow import flow_for_version
 from tests.cast import make_published
 from tests.fakes.http_server import Reply
 from workflows.models import Enrollment, SideEffect

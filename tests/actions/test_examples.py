@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from crm.models import Message, Task
-from engine import tracking
-from engine.channels import locmem
-from engine.email_tracking import make_token
-from engine.enrollment import contact_recheck, enrollment_create
+from engine.effects.channels import locmem
+from engine.effects.email_tracking import make_token
+from engine.runtime.enrollment import contact_recheck, enrollment_create
+from engine.triggers import tracking
 from tests.actions.conftest import START
 from tests.cast import add_tag
 from tests.fakes.http_server import Reply

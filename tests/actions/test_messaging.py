@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from crm.models import Call, Message, VoicemailDrop
-from engine.channels import ChannelError, locmem
-from engine.channels.locmem import LocMemBackend
+from engine.effects.channels import ChannelError, locmem
+from engine.effects.channels.locmem import LocMemBackend
 from tests.actions.conftest import log_of
 from tests.cast import make_contact
 from workflows.models import Enrollment

@@ -6,11 +6,17 @@ import pytest
 from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 
-from engine import email_tracking, tracking
-from engine.channels import ChannelError
-from engine.channels.locmem import LocMemBackend
-from engine.outbound import parse_body
-from engine.record_registry import RecordRefused, clean_record_fields, record_type, record_types
+from engine.effects import email_tracking
+from engine.effects.channels import ChannelError
+from engine.effects.channels.locmem import LocMemBackend
+from engine.effects.outbound import parse_body
+from engine.effects.record_registry import (
+    RecordRefused,
+    clean_record_fields,
+    record_type,
+    record_types,
+)
+from engine.triggers import tracking
 from tests.actions.conftest import log_of
 from workflows.models import Enrollment
 

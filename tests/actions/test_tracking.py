@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 
 from crm.models import Direction, Message
-from engine import email_tracking, tracking
+from engine.effects import email_tracking
+from engine.triggers import tracking
 from tests.cast import make_contact
 from workflows.models import Enrollment
 

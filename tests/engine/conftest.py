@@ -4,8 +4,9 @@ import pytest
 from django.db import connection
 
 from automation_studio.celery import app
-from engine import executor, queue, scheduler
-from engine import tasks as _engine_tasks  # noqa: F401  (registers every task by name)
+from engine.runtime import executor, queue, scheduler
+from engine.runtime import tasks as _engine_tasks  # noqa: F401  (registers every task by name)
+from engine.triggers import tasks as _trigger_tasks  # noqa: F401
 
 
 class InlineQueue:

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.ai_ops import LiveAi
-from engine.enrollment import enrollment_create
+from engine.effects.ai_ops import LiveAi
 from engine.handlers import handler_for
 from engine.handlers.base import StepContext, StepHandler, StepResult, register
-from engine.templating import render_value
+from engine.language.templating import render_value
+from engine.runtime.enrollment import enrollment_create
 from prompts.services import prompt_create, prompt_new_version, prompt_resolve, prompt_spec
 from tests.cast import make_contact, make_published
 from tests.fakes.gemini_server import Reply

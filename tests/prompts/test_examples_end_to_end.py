@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from crm.demo import seed_prompts
-from engine.channels import locmem
-from engine.enrollment import enrollment_create
+from engine.effects.channels import locmem
+from engine.runtime.enrollment import enrollment_create
 from prompts.models import Prompt
 from tests.cast import make_contact
 from tests.fakes.gemini_server import Reply
@@ -24,7 +24,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "studio-training-pl
 
 @pytest.fixture(autouse=True)
 def locmem_channels(settings):
-    settings.STUDIO_CHANNEL_BACKENDS = {"default": "engine.channels.locmem.LocMemBackend"}
+    settings.STUDIO_CHANNEL_BACKENDS = {"default": "engine.effects.channels.locmem.LocMemBackend"}
     locmem.reset()
     yield
     locmem.reset()

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from engine.ai_ops import AiCallFailed, DryRunAi, LiveAi
-from engine.enrollment import enrollment_create
+from engine.effects.ai_ops import AiCallFailed, DryRunAi, LiveAi
+from engine.runtime.enrollment import enrollment_create
 from prompts.generation import PromptSpec
 from prompts.selectors import (
     month_bounds,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from engine import queue, tasks_triggers
+import engine.triggers.tasks as tasks_triggers
+from engine.runtime import queue
 from engine.triggers import matching
 from engine.triggers.bus import DISPATCH_EVENT
 from engine.triggers.schedule import RUN_SCHEDULE

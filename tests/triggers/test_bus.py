@@ -8,7 +8,8 @@ from django.db.models.signals import post_save
 from crm.models import Contact, Task
 from engine.triggers import bus, matching
 from engine.triggers.dispatch import contact_enroll, events_dispatch
-from engine.triggers.registry import register_model_event, trigger_source
+from engine.triggers.model_events import register_model_event
+from engine.triggers.registry import trigger_source
 from tests.cast import make_contact, make_tenant
 from tests.triggers.helpers import enrolled, listening
 from workflows.models import Enrollment

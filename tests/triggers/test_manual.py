@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from engine.enrollment import EnrollmentRefused
+from engine.runtime.enrollment import EnrollmentRefused
 from engine.triggers.manual import ManualEnrollError, manual_enroll
 from tests.cast import make_contact, make_staff, make_tenant
 from tests.triggers.helpers import enrolled, listening, trigger_of
@@ -161,7 +161,7 @@ def test_the_admin_action_reports_a_workflow_paused_meanwhile(client, crowd):
 
 
 def test_bulk_snapshots_match_the_adapters_own(crowd):
-    from engine.contacts import contact_adapter
+    from engine.effects.contacts import contact_adapter
     from engine.triggers.audience import snapshots
 
     _tenant, _workflow, vips, others = crowd

@@ -172,7 +172,7 @@ def test_a_second_run_does_not_enroll_anyone_twice(scheduled):
 
 
 def test_the_first_steps_of_a_bulk_enrollment_run(scheduled, trigger_queue):
-    from engine.tasks_triggers import run_first_steps
+    from engine.triggers.tasks import run_first_steps
 
     contact = make_contact(scheduled.tenant, tags=["member"])
     schedule_run(workflow_id=scheduled.pk)

@@ -6,7 +6,7 @@ import pytest
 
 from crm.models import EmailTemplate, VoicemailDrop
 from engine.definition import DefinitionError
-from engine.enrollment import enrollment_create
+from engine.runtime.enrollment import enrollment_create
 from tests.cast import make_contact, make_tenant
 from workflows.models import Workflow
 from workflows.selectors import version_diff, workflow_export, workflow_stats

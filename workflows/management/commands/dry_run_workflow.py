@@ -9,7 +9,7 @@ from engine.definition import (
     load_definition,
     parse_definition,
 )
-from engine.dryrun import DryRunError, dry_run
+from engine.dryrun.run import DryRunError, dry_run
 from workflows.services import draft_dict
 
 from ._common import (

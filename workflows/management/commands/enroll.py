@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from engine.conditions import ConditionError
-from engine.enrollment import EnrollmentRefused
+from engine.language.conditions import ConditionError
+from engine.runtime.enrollment import EnrollmentRefused
 from engine.triggers.manual import ManualEnrollError, manual_enroll
 
 from ._common import failed, invalid_input, tenant_by_slug, workflow_by_name_or_id

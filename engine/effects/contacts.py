@@ -1,0 +1,59 @@
+"""How the engine sees a contact: a plain-dict snapshot, never a model instance.
+
+The contact model is a setting (``STUDIO_CONTACT_MODEL``); a host CRM with its own model
+points ``STUDIO_CONTACT_ADAPTER`` at a class with the same two methods as ``CrmContactAdapter``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+CHANNELS = ("email", "sms", "whatsapp", "voice")
+
+
+def contact_model():
+    return apps.get_model(settings.STUDIO_CONTACT_MODEL)
+
+
+class CrmContactAdapter:
+    """Snapshots of the bundled ``crm.Contact``."""
+
+    def load(self, contact_id: Any):
+        return contact_model().objects.get(pk=contact_id)
+
+    def snapshot(self, contact) -> dict[str, Any]:
+        return {
+            "id": contact.pk,
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "full_name": contact.full_name,
+            "email": contact.email,
+            "phone": contact.phone,
+            "tags": sorted(contact.tags.values_list("name", flat=True)),
+            "custom_fields": dict(contact.custom_fields or {}),
+            "stage": contact.stage,
+            "source": contact.source,
+            "timezone": contact.timezone,
+            "created_at": contact.created_at.isoformat() if contact.created_at else None,
+            "updated_at": contact.updated_at.isoformat() if contact.updated_at else None,
+            "opted_out": {channel: contact.is_opted_out(channel) for channel in CHANNELS},
+        }
+
+    def tenant_id(self, contact) -> int:
+        return contact.tenant_id
+
+
+@cache
+def contact_adapter():
+    path = getattr(settings, "STUDIO_CONTACT_ADAPTER", "engine.effects.contacts.CrmContactAdapter")
+    return import_string(path)()
+
+
+def load_snapshot(contact_id: Any) -> dict[str, Any]:
+    adapter = contact_adapter()
+    return adapter.snapshot(adapter.load(contact_id))

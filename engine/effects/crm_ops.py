@@ -1,0 +1,265 @@
+"""Live CRM writes of workflow steps: tags, contact fields, leads, tasks and generic records.
+
+Each write runs once per step execution (``perform_once`` with the step's idempotency key), in
+the executor's transaction, so a redelivered task or a retried step never creates twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from crm.models import ContactTag, Tag, Task
+from engine.effects.contacts import contact_model
+from engine.effects.contract import StepContext, StepFailed
+from engine.effects.idempotency import step_once
+from engine.effects.record_registry import (
+    RecordRefused,
+    clean_field_value,
+    clean_record_fields,
+    record_type,
+)
+
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "stage",
+    "source",
+    "timezone",
+    "email_opt_out",
+    "sms_opt_out",
+    "whatsapp_opt_out",
+    "voice_opt_out",
+)
+CUSTOM = "custom_fields"
+
+
+def clean_contact_fields(fields: dict[str, Any], *, where: str) -> dict[str, Any]:
+    """Validate contact updates: known fields, ``custom_fields.<name>`` or a custom_fields dict.
+
+    Returns a flat mapping (``"custom_fields.goal": value``); raises StepFailed naming the field.
+    """
+    model = contact_model()
+    cleaned: dict[str, Any] = {}
+    for name, value in (fields or {}).items():
+        if name == CUSTOM and isinstance(value, dict):
+            cleaned.update({f"{CUSTOM}.{k}": v for k, v in value.items()})
+        elif name.startswith(f"{CUSTOM}.") and len(name) > len(CUSTOM) + 1:
+            cleaned[name] = value
+        elif name in CONTACT_FIELDS:
+            try:
+                cleaned[name] = clean_field_value(model._meta.get_field(name), value)
+            except ValidationError as exc:
+                raise StepFailed(f"{where}.{name}: {' '.join(exc.messages)}") from None
+        else:
+            raise StepFailed(
+                f"{where}: '{name}' is not a contact field a workflow may set "
+                f"(allowed: {', '.join(CONTACT_FIELDS)}, custom_fields.<name>)"
+            )
+    return cleaned
+
+
+def split_name(name: str) -> tuple[str, str]:
+    first, _, last = name.strip().partition(" ")
+    return first[:100], last.strip()[:100]
+
+
+@dataclass
+class LiveCrm:
+    tenant_id: int
+    enrollment: Any = None
+
+    def _once(self, ctx: StepContext, step_id: str, kind: str, action: Callable[[], dict]):
+        return step_once(ctx, tenant_id=self.tenant_id, step_id=step_id, kind=kind, action=action)
+
+    def _contact(self, contact_id: Any, *, lock: bool = False):
+        rows = contact_model().objects.filter(tenant_id=self.tenant_id, pk=contact_id)
+        contact = (rows.select_for_update() if lock else rows).first()
+        if contact is None:
+            raise StepFailed(f"contact {contact_id} does not exist in this tenant")
+        return contact
+
+    def add_tag(self, *, ctx: StepContext, step_id: str, tag: str) -> dict[str, Any]:
+        """Tag the enrolled contact (creating the tag); ``added`` is False if it had it."""
+
+        def action() -> dict[str, Any]:
+            # The enrolled contact is this tenant's (the enrollment is), no need to load it.
+            row, _ = Tag.objects.get_or_create(tenant_id=self.tenant_id, name=tag)
+            _link, added = ContactTag.objects.get_or_create(contact_id=ctx.contact_id, tag=row)
+            return {"tag": tag, "added": added}
+
+        return self._once(ctx, step_id, "add_tag", action)
+
+    def remove_tag(self, *, ctx: StepContext, step_id: str, tag: str) -> dict[str, Any]:
+        """Untag the enrolled contact; ``removed`` is False if it did not have the tag."""
+
+        def action() -> dict[str, Any]:
+            link = ContactTag.objects.filter(
+                contact_id=ctx.contact_id, tag__tenant_id=self.tenant_id, tag__name=tag
+            ).first()
+            if link is not None:
+                link.delete()  # one by one, so post_delete announces tag_removed
+            return {"tag": tag, "removed": link is not None}
+
+        return self._once(ctx, step_id, "remove_tag", action)
+
+    def _apply_contact(self, contact_id: Any, fields: dict[str, Any], where: str) -> list[str]:
+        cleaned = clean_contact_fields(fields, where=where)
+        contact = self._contact(contact_id, lock=True)
+        custom = dict(contact.custom_fields or {})
+        for name, value in cleaned.items():
+            if name.startswith(f"{CUSTOM}."):
+                custom[name.split(".", 1)[1]] = value
+            else:
+                setattr(contact, name, value)
+        contact.custom_fields = custom
+        names = [n for n in cleaned if not n.startswith(f"{CUSTOM}.")]
+        contact.save(update_fields=[*names, CUSTOM, "updated_at"])
+        return sorted(cleaned)
+
+    def update_contact(self, *, ctx: StepContext, step_id: str, fields: dict) -> dict[str, Any]:
+        """Set fields on the enrolled contact; returns the names that were set."""
+
+        def action() -> dict[str, Any]:
+            return {"updated": self._apply_contact(ctx.contact_id, fields, "update_contact")}
+
+        return self._once(ctx, step_id, "update_contact", action)
+
+    def create_task(
+        self, *, ctx: StepContext, step_id: str, title: str, due_at: datetime, notes: str = ""
+    ) -> dict[str, Any]:
+        """A staff follow-up task for the enrolled contact, due at ``due_at``."""
+
+        def action() -> dict[str, Any]:
+            task = Task.objects.create(
+                tenant_id=self.tenant_id,
+                contact_id=ctx.contact_id,
+                title=title[:255],
+                notes=notes,
+                due_at=due_at,
+            )
+            return {"task_id": task.pk, "title": task.title, "due_at": due_at.isoformat()}
+
+        return self._once(ctx, step_id, "create_task", action)
+
+    def create_lead(
+        self, *, ctx: StepContext, step_id: str, name: str, email: str, phone: str, source: str
+    ) -> dict[str, Any]:
+        """Find a contact by email, then phone; else create one with the lead stage."""
+
+        def action() -> dict[str, Any]:
+            rows = contact_model().objects.filter(tenant_id=self.tenant_id)
+            found = (email and rows.filter(email__iexact=email).first()) or (
+                phone and rows.filter(phone=phone).first()
+            )
+            if found:
+                return {"lead_id": found.pk, "created": False}
+            first, last = split_name(name)
+            values = clean_contact_fields(
+                {"email": email, "phone": phone, "source": source}, where="create_lead"
+            )
+            lead = contact_model().objects.create(
+                tenant_id=self.tenant_id,
+                first_name=first,
+                last_name=last,
+                stage="lead",
+                **values,
+            )
+            return {"lead_id": lead.pk, "created": True}
+
+        return self._once(ctx, step_id, "create_lead", action)
+
+    def update_lead(
+        self, *, ctx: StepContext, step_id: str, lead_id: Any, updates: dict
+    ) -> dict[str, Any]:
+        """Set fields on a lead of this tenant, found by id."""
+
+        def action() -> dict[str, Any]:
+            pk = _pk(lead_id, "update_lead.lead_id")
+            return {"lead_id": pk, "updated": self._apply_contact(pk, updates, "update_lead")}
+
+        return self._once(ctx, step_id, "update_lead", action)
+
+    def create_record(
+        self, *, ctx: StepContext, step_id: str, model: str, fields: dict
+    ) -> dict[str, Any]:
+        """A new row of a registered model in this tenant (``contact``: the enrolled one)."""
+
+        def action() -> dict[str, Any]:
+            kind, values = _registered(model, fields)
+            names = {f.name for f in kind.model._meta.get_fields()}
+            if "contact" in names and "contact_id" not in values:
+                values["contact_id"] = ctx.contact_id
+            self._check_related(kind.model, values)
+            row = kind.model(tenant_id=self.tenant_id, **values)
+            _full_clean(row, f"create_record {kind.label}")
+            row.save()
+            return {"model": kind.label, "record_id": row.pk}
+
+        return self._once(ctx, step_id, "create_record", action)
+
+    def update_record(
+        self, *, ctx: StepContext, step_id: str, model: str, record_id: Any, fields: dict
+    ) -> dict[str, Any]:
+        """Change fields of a registered model's row that belongs to this tenant."""
+
+        def action() -> dict[str, Any]:
+            kind, values = _registered(model, fields)
+            pk = _pk(record_id, "update_record.record_id")
+            row = kind.model.objects.select_for_update().filter(tenant_id=self.tenant_id, pk=pk)
+            row = row.first()
+            if row is None:
+                raise StepFailed(f"update_record: no {kind.label} with id {pk} in this tenant")
+            self._check_related(kind.model, values)
+            for attname, value in values.items():
+                setattr(row, attname, value)
+            _full_clean(row, f"update_record {kind.label}")
+            row.save(update_fields=list(values))
+            return {"model": kind.label, "record_id": row.pk, "updated": sorted(fields)}
+
+        return self._once(ctx, step_id, "update_record", action)
+
+    def _check_related(self, model: type[models.Model], values: dict[str, Any]) -> None:
+        """A foreign key may only point at a row of the same tenant."""
+        for field in model._meta.concrete_fields:
+            if not isinstance(field, models.ForeignKey) or values.get(field.attname) is None:
+                continue
+            target = field.related_model
+            rows = target.objects.filter(pk=values[field.attname])
+            if any(f.name == "tenant" for f in target._meta.get_fields()):
+                rows = rows.filter(tenant_id=self.tenant_id)
+            if not rows.exists():
+                raise StepFailed(
+                    f"{model._meta.label}.{field.name}: no {target._meta.label} with id "
+                    f"{values[field.attname]} in this tenant"
+                )
+
+
+def _registered(model: str, fields: dict) -> tuple[Any, dict[str, Any]]:
+    try:
+        kind = record_type(model)
+        return kind, clean_record_fields(kind, fields)
+    except RecordRefused as exc:
+        raise StepFailed(str(exc)) from None
+
+
+def _pk(value: Any, where: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise StepFailed(f"{where} rendered to {value!r}, which is not a record id") from None
+
+
+def _full_clean(row: models.Model, where: str) -> None:
+    try:
+        row.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+        raise StepFailed(f"{where}: {detail}") from None

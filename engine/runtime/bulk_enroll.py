@@ -1,0 +1,137 @@
+"""Enrolling many contacts at once: set-based inserts, first steps sent in batches.
+
+Every contact starts the same way (same version, same first target, same moment), so the
+stepping rules run once and the result is copied into one ``bulk_create`` per chunk. Rows
+that would break the one-enrollment-per-contact constraints are skipped by the database
+(``ignore_conflicts``), which also makes a concurrent trigger for the same contact safe.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from engine.effects.contacts import contact_model
+from engine.runtime import queue, state
+from engine.runtime.enrollment import EnrollmentRefused
+from engine.runtime.flow import flow_for_version
+from engine.runtime.machine import RunState, go_to
+from workflows.models import Enrollment, ScheduledAction, Workflow, WorkflowVersion
+
+RUN_FIRST_STEPS = "engine.tasks.run_first_steps"
+
+
+def _chunks(ids: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in ids:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def enrollments_bulk_create(
+    *,
+    workflow: Workflow,
+    contact_ids: Iterable[Any],
+    trigger: dict[str, Any] | None = None,
+    version: WorkflowVersion | None = None,
+    chunk_size: int | None = None,
+) -> int:
+    """Enroll every contact of ``contact_ids`` not already in; returns how many were enrolled.
+
+    Contacts must belong to the workflow's tenant (callers select them by tenant).
+    Raises EnrollmentRefused when the workflow is not active or never published.
+    """
+    if workflow.status != Workflow.Status.ACTIVE:
+        raise EnrollmentRefused(f"workflow '{workflow.name}' is {workflow.status}, not active")
+    version = version or workflow.published_version
+    if version is None:
+        raise EnrollmentRefused(f"workflow '{workflow.name}' has no published version")
+    size = chunk_size or int(getattr(settings, "STUDIO_BULK_ENROLL_CHUNK", 2000))
+    total = 0
+    for chunk in _chunks(contact_ids, size):
+        total += _enroll_chunk(workflow, version, chunk, trigger or {})
+    return total
+
+
+def _enroll_chunk(
+    workflow: Workflow, version: WorkflowVersion, contact_ids: list[Any], trigger: dict[str, Any]
+) -> int:
+    flow = flow_for_version(version)
+    now = timezone.now()
+    run = RunState(
+        status=state.S.ACTIVE,
+        current_step="",
+        context={"trigger": trigger, "steps": {}},
+        visits={},
+        step_count=0,
+    )
+    directive = go_to(run, flow, flow.first_target, now)
+    reenrollable = bool(flow.settings.get("allow_reenrollment"))
+    finished = directive.kind == "finish"
+    with transaction.atomic():
+        Enrollment.objects.bulk_create(
+            [
+                Enrollment(
+                    tenant_id=workflow.tenant_id,
+                    workflow_id=workflow.pk,
+                    version_id=version.pk,
+                    contact_id=contact_id,
+                    status=run.status,
+                    current_step=run.current_step,
+                    context=copy.deepcopy(run.context),
+                    exit_reason=run.exit_reason,
+                    error=run.error,
+                    reenrollable=reenrollable,
+                    completed_at=now if finished else None,
+                )
+                for contact_id in contact_ids
+            ],
+            ignore_conflicts=True,
+        )
+        # ignore_conflicts gives no ids back: read the rows this chunk made (same shape, now).
+        ids = list(
+            Enrollment.objects.filter(
+                workflow_id=workflow.pk,
+                contact_id__in=contact_ids,
+                status=run.status,
+                current_step=run.current_step,
+                step_count=0,
+                enrolled_at__gte=now,
+            ).values_list("id", flat=True)
+        )
+        if directive.kind == "schedule":
+            ScheduledAction.objects.bulk_create(
+                ScheduledAction(
+                    tenant_id=workflow.tenant_id,
+                    enrollment_id=enrollment_id,
+                    step_id=directive.step_id,
+                    kind=directive.schedule_kind,
+                    seq=0,
+                    due_at=directive.due_at,
+                )
+                for enrollment_id in ids
+            )
+        elif directive.kind == "run" and ids:
+            args = [ids, directive.step_id, 0]
+            transaction.on_commit(lambda: queue.dispatch(RUN_FIRST_STEPS, args))
+    return len(ids)
+
+
+def tenant_contact_ids(*, tenant_id: int) -> Iterator[Any]:
+    """Every contact id of a tenant, streamed."""
+    return (
+        contact_model()
+        .objects.filter(tenant_id=tenant_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .iterator(chunk_size=5000)
+    )

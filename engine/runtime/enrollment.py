@@ -1,0 +1,115 @@
+"""Enrolling contacts, exiting them, and re-checking goals and exit conditions on events."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from engine.effects.contacts import contact_adapter
+from engine.runtime import state
+from engine.runtime.executor import (
+    apply_directive,
+    cancel_pending,
+    lock_enrollment,
+    persist,
+    run_state_of,
+    template_data_for,
+)
+from engine.runtime.flow import flow_for_version
+from engine.runtime.machine import EXITED, RunState, check_interrupts, finish, go_to
+from workflows.models import Enrollment, Workflow, WorkflowVersion
+
+logger = logging.getLogger(__name__)
+
+
+class EnrollmentRefused(Exception):
+    """The workflow cannot take this contact (not active, not published, other tenant)."""
+
+
+def enrollment_create(
+    *,
+    workflow: Workflow,
+    contact: Any,
+    trigger: dict[str, Any] | None = None,
+    version: WorkflowVersion | None = None,
+    seed: str | None = None,
+) -> Enrollment | None:
+    """Enroll one contact; None when the contact is (or was, without re-enrollment) in it."""
+    if workflow.status != Workflow.Status.ACTIVE:
+        raise EnrollmentRefused(f"workflow '{workflow.name}' is {workflow.status}, not active")
+    version = version or workflow.published_version
+    if version is None:
+        raise EnrollmentRefused(f"workflow '{workflow.name}' has no published version")
+    if contact_adapter().tenant_id(contact) != workflow.tenant_id:
+        raise EnrollmentRefused("the contact belongs to another tenant")
+    flow = flow_for_version(version)
+    now = timezone.now()
+    context: dict[str, Any] = {"trigger": trigger or {}, "steps": {}}
+    if seed is not None:
+        context["seed"] = seed
+    run = RunState(status=state.S.ACTIVE, current_step="", context=context, visits={}, step_count=0)
+    directive = go_to(run, flow, flow.first_target, now)
+    try:
+        with transaction.atomic():
+            enrollment = Enrollment.objects.create(
+                tenant_id=workflow.tenant_id,
+                workflow=workflow,
+                version=version,
+                contact=contact,
+                status=run.status,
+                current_step=run.current_step,
+                context=run.context,
+                reenrollable=bool(flow.settings.get("allow_reenrollment")),
+                completed_at=now if directive.kind == "finish" else None,
+            )
+            apply_directive(enrollment, run, directive)
+    except IntegrityError:
+        return None
+    return enrollment
+
+
+def enrollment_exit(*, enrollment_id: int, reason: str = "manual") -> bool:
+    """Force an enrollment out; False when it had already finished."""
+    with transaction.atomic():
+        enrollment = lock_enrollment(enrollment_id)
+        if enrollment is None or enrollment.status not in state.LIVE:
+            return False
+        run = run_state_of(enrollment)
+        directive = finish(run, EXITED, reason=reason)
+        run.current_step = ""
+        persist(
+            enrollment, run, flow_for_version(enrollment.version_id), [], directive, timezone.now()
+        )
+        return True
+
+
+def enrollment_recheck(*, enrollment_id: int) -> str:
+    """Something happened to the contact: exit conditions and goals may now hold."""
+    with transaction.atomic():
+        enrollment = lock_enrollment(enrollment_id)
+        if enrollment is None or enrollment.status not in state.LIVE:
+            return "gone"
+        flow = flow_for_version(enrollment.version_id)
+        run = run_state_of(enrollment)
+        now = timezone.now()
+        interrupted = check_interrupts(
+            run, flow, template_data_for(enrollment, run, flow, now), now
+        )
+        if interrupted is None:
+            return "unchanged"
+        logs, directive = interrupted
+        # The enrollment leaves whatever it was waiting for.
+        cancel_pending(enrollment.pk)
+        persist(enrollment, run, flow, logs, directive, now)
+        return "moved"
+
+
+def contact_recheck(*, contact_id: Any) -> int:
+    """Re-check every live enrollment of a contact; returns how many moved."""
+    ids = Enrollment.objects.filter(contact_id=contact_id, status__in=state.LIVE).values_list(
+        "id", flat=True
+    )
+    return sum(enrollment_recheck(enrollment_id=i) == "moved" for i in list(ids))

@@ -1,0 +1,50 @@
+"""Celery tasks of the trigger layer: each takes plain data and calls one service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+
+from engine.runtime import executor
+from engine.triggers import dispatch, schedule, webhooks
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["dispatch_event", "enroll_contact", "run_first_steps", "run_schedule"]
+
+
+@shared_task(name="engine.tasks.dispatch_event", ignore_result=True)
+def dispatch_event(events: list[dict[str, Any]]) -> list[int]:
+    # Redelivery is harmless: the enrollment constraints let a contact in only once.
+    return dispatch.events_dispatch(events=events)
+
+
+@shared_task(name="engine.tasks.enroll_contact", ignore_result=True)
+def enroll_contact(workflow_id: int, contact_id: Any, trigger: dict[str, Any]) -> int | None:
+    return dispatch.contact_enroll(workflow_id=workflow_id, contact_id=contact_id, trigger=trigger)
+
+
+@shared_task(name="engine.tasks.run_schedule", ignore_result=True)
+def run_schedule(workflow_id: int) -> int:
+    return schedule.schedule_run(workflow_id=workflow_id)
+
+
+@shared_task(name="engine.tasks.run_first_steps", ignore_result=True)
+def run_first_steps(enrollment_ids: list[int], step_id: str, seq: int) -> int:
+    """First steps of a bulk enrollment; one failing enrollment does not stop the others."""
+    done = 0
+    for enrollment_id in enrollment_ids:
+        try:
+            executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
+            done += 1
+        except Exception:
+            logger.exception("first step %s of enrollment %s failed", step_id, enrollment_id)
+    return done
+
+
+@shared_task(name="engine.tasks.purge_webhook_deliveries", ignore_result=True)
+def purge_webhook_deliveries() -> int:
+    # Replay protection only needs ids inside the timestamp tolerance; a day is ample.
+    return webhooks.deliveries_purge()

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from engine.runtime import queue
+
+
+@pytest.fixture
+def broker(monkeypatch, settings):
+    """Stand in for the broker at the one place engine.runtime.queue publishes."""
+    settings.STUDIO_DISPATCH_BATCH_MS = 20
+    sent: list[tuple[str, list]] = []
+    arrived = threading.Event()
+
+    def send(name, args):
+        sent.append((name, args))
+        arrived.set()
+
+    monkeypatch.setattr(queue, "_send", send)
+    monkeypatch.setattr(queue, "_dispatcher", send)
+    return sent, arrived
+
+
+def test_items_added_together_go_out_as_one_task(broker):
+    sent, arrived = broker
+    publisher = queue.BatchingPublisher("engine.tasks.dispatch_event")
+    for n in range(5):
+        publisher.add({"n": n})
+    assert arrived.wait(2)
+    assert sent == [("engine.tasks.dispatch_event", [[{"n": n} for n in range(5)]])]
+
+
+def test_a_full_batch_is_split_at_the_size_limit(broker):
+    sent, _ = broker
+    publisher = queue.BatchingPublisher("x", max_items=3)
+    publisher._pid = -1  # no flusher thread: flush by hand
+    publisher._items = [1, 2, 3, 4, 5, 6, 7]
+    assert publisher.flush() == 7
+    assert [args[0] for _, args in sent] == [[1, 2, 3], [4, 5, 6], [7]]
+
+
+def test_items_that_failed_to_publish_wait_for_the_next_flush(monkeypatch, settings):
+    calls = []
+
+    def flaky(name, args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise ConnectionError("broker down")
+
+    monkeypatch.setattr(queue, "_send", flaky)
+    publisher = queue.BatchingPublisher("x", max_items=2)
+    publisher._items = [1, 2, 3, 4, 5]
+    with pytest.raises(ConnectionError):
+        publisher.flush()
+    assert publisher._items == [3, 4, 5]
+    assert publisher.flush() == 3
+
+
+def test_with_batching_off_or_a_test_dispatcher_items_go_straight_through(settings):
+    seen = []
+    publisher = queue.BatchingPublisher("x")
+    with queue.use_dispatcher(lambda name, args: seen.append(args)):
+        publisher.add("a")
+    settings.STUDIO_DISPATCH_BATCH_MS = 0
+    with queue.use_dispatcher(lambda name, args: seen.append(args)):
+        publisher.add("b")
+    assert seen == [[["a"]], [["b"]]]
+    assert publisher._items == []
