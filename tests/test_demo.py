@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import call_command
 
 from crm.models import Booking, Contact, Message, Tenant
+from engine import queue
+from engine.triggers.manual import manual_enroll
 from prompts.models import Prompt
-from workflows.models import Workflow
+from tests.engine.conftest import InlineQueue
+from workflows.models import Enrollment, StepLog, Workflow
 
 pytestmark = pytest.mark.django_db
+
+START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+LIVE_NAMES = ["After Hours Auto-Reply", "Missed Call Follow-Up", "Training Plan Request"]
 
 
 def seed() -> str:
@@ -33,13 +41,46 @@ def test_seed_demo_is_safe_to_run_twice_and_prints_the_login():
     assert Booking.objects.filter(tenant=tenant).exists()
     assert Prompt.objects.filter(tenant=tenant).count() == 2
     published = Workflow.objects.filter(tenant=tenant, status="active")
-    assert sorted(published.values_list("name", flat=True)) == [
-        "After Hours Auto-Reply",
+    assert sorted(published.values_list("name", flat=True)) == LIVE_NAMES
+    assert "  Missed Call Follow-Up (live)" in first
+
+
+def test_examples_that_loop_or_call_outside_hosts_are_seeded_as_drafts_saying_why():
+    output = seed()
+    drafts = Workflow.objects.filter(tenant__slug="demo", status="draft")
+    assert sorted(drafts.values_list("name", flat=True)) == [
         "Lead Qualification Webhook",
-        "Missed Call Follow-Up",
         "New Lead Nurture",
-        "Training Plan Request",
     ]
+    assert "New Lead Nurture (draft: its dry-run for Anna Fischer fails: step " in output
+    assert "reached the visit limit of 50 (a loop?))" in output
+    assert (
+        "Lead Qualification Webhook (draft: step 'webhook-1' calls "
+        "https://crm.example.com/api/leads, which the offline demo cannot reach)"
+    ) in output
+
+
+def test_the_demos_live_workflows_complete_for_every_demo_contact():
+    """Live engine, demo data: every contact enrolled in every live workflow, clock run on."""
+    inline = InlineQueue()
+    with time_machine.travel(START, tick=False), queue.use_dispatcher(inline):
+        seed()
+        tenant = Tenant.objects.get(slug="demo")
+        live = list(Workflow.objects.filter(tenant=tenant, status="active"))
+        for workflow in live:
+            manual_enroll(workflow=workflow, everyone=True, by="test")
+        inline.drain()
+    for hour in range(1, 24 * 14):  # two weeks, an hour at a time: every wait comes due
+        if not Enrollment.objects.filter(status__in=Enrollment.LIVE_STATUSES).exists():
+            break
+        later = time_machine.travel(START + timedelta(hours=hour), tick=False)
+        with later, queue.use_dispatcher(inline):
+            inline.tick()
+    contacts = Contact.objects.filter(tenant=tenant).count()
+    enrollments = Enrollment.objects.filter(workflow__in=live)
+    assert enrollments.count() == contacts * len(LIVE_NAMES)
+    assert sorted(set(enrollments.values_list("status", flat=True))) == ["completed"]
+    assert not StepLog.objects.filter(status=StepLog.Status.FAILED).exists()
 
 
 def test_the_printed_login_opens_the_admin_with_contacts_and_workflows(client):

@@ -19,8 +19,9 @@ class Command(BaseCommand):
     def handle(self, *args, password: str, **options):
         tenant, login, created = seed_demo(password=password)
         self.stdout.write(f"Demo tenant '{tenant.slug}': {created} new contacts.")
-        names = seed_example_workflows(tenant=tenant)
-        self.stdout.write(f"Sample workflows: {', '.join(names)}")
+        self.stdout.write("Sample workflows (examples/; a draft would not run clean here):")
+        for seeded in seed_example_workflows(tenant=tenant):
+            self.stdout.write(f"  {seeded.describe()}")
         self.stdout.write(
             self.style.SUCCESS(f"Admin login: username '{login.username}', password '{password}'")
         )
