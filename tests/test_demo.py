@@ -10,7 +10,7 @@ import time_machine
 from django.core.management import call_command
 
 from crm.models import Booking, Contact, Message, Tenant
-from engine import queue
+from engine.runtime import queue
 from engine.triggers.manual import manual_enroll
 from prompts.models import Prompt
 from tests.engine.conftest import InlineQueue

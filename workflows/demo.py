@@ -19,9 +19,9 @@ from typing import Any
 from django.conf import settings
 
 from crm.models import Contact, Tenant
-from engine.contacts import load_snapshot
 from engine.definition import definition_to_dict, parse_definition
 from engine.dryrun import dry_run
+from engine.effects.contacts import load_snapshot
 
 from .models import Workflow
 from .services import workflow_import, workflow_publish
