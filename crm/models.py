@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 
 
 class Tenant(models.Model):
@@ -98,7 +99,9 @@ class Contact(models.Model):
         swappable = "STUDIO_CONTACT_MODEL"
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["tenant", "email"], name="contact_tenant_email"),
+            # Every email lookup is case-insensitive (``email__iexact`` is UPPER(email) = UPPER(%s)
+            # on PostgreSQL): a plain (tenant, email) index cannot serve it.
+            models.Index(models.F("tenant"), Upper("email"), name="contact_tenant_email_ci"),
             models.Index(fields=["tenant", "phone"], name="contact_tenant_phone"),
             models.Index(fields=["tenant", "stage"], name="contact_tenant_stage"),
         ]
