@@ -478,8 +478,8 @@ def statements_per_step(tenant) -> dict[str, float]:
     from django.test.utils import CaptureQueriesContext
 
     from crm.models import Contact
-    from engine import executor, queue
-    from engine.enrollment import enrollment_create
+    from engine.runtime import executor, queue
+    from engine.runtime.enrollment import enrollment_create
     from tests.cast import make_published
     from workflows.models import StepLog
 

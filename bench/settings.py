@@ -7,4 +7,4 @@ that inserts one row and enqueues one Celery task that inserts one row.
 from automation_studio.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.urls"
-STUDIO_CHANNEL_BACKENDS = {"default": "engine.channels.locmem.LocMemBackend"}
+STUDIO_CHANNEL_BACKENDS = {"default": "engine.effects.channels.locmem.LocMemBackend"}
