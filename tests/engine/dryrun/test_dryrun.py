@@ -230,17 +230,19 @@ def test_the_command_prints_json_in_the_documented_shape():
 
 def test_the_command_prints_a_readable_timeline_and_refuses_bad_json():
     out = StringIO()
-    call_command(
-        "dry_run_workflow",
-        str(NURTURE),
-        "--tenant",
-        "demo",
-        "--contact",
-        json.dumps(ANN),
-        "--seed",
-        "1",
-        stdout=out,
-    )
+    with pytest.raises(CommandError, match="the simulated run failed") as failed:
+        call_command(
+            "dry_run_workflow",
+            str(NURTURE),
+            "--tenant",
+            "demo",
+            "--contact",
+            json.dumps(ANN),
+            "--seed",
+            "1",
+            stdout=out,
+        )
+    assert failed.value.returncode == 1  # docs/commands.md: 1 when the simulated run fails
     text = out.getvalue()
     assert "welcome_email" in text
     assert text.strip().endswith("result: failed")
