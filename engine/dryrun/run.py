@@ -29,6 +29,7 @@ from engine.runtime.machine import (
     LogEntry,
     RunState,
     check_interrupts,
+    ended_wait,
     execute,
     go_to,
     goal_timed_out,
@@ -182,6 +183,7 @@ class Simulation:
             self._record(logs)
             return follow
         if directive.schedule_kind == RESUME:
+            self._close_waits([])
             follow = go_to(self.run, self.flow, directive.step_id, self.clock)
             return follow
         attempt = 1
@@ -253,7 +255,22 @@ class Simulation:
         if step_id is not None:
             self.run.steps.setdefault(step_id, {})["replied"] = True
 
+    def _close_waits(self, decisions: list[LogEntry]) -> None:
+        """The run moves on: its open waits end now, as the live executor ends them."""
+        for step in self.steps:
+            if step["status"] != WAITING:
+                continue
+            step["status"], step["output"], _ = ended_wait(
+                step_id=step["id"],
+                step_type=step["type"],
+                output=step["output"],
+                started_at=datetime.fromisoformat(step["at"]),
+                now=self.clock,
+                decisions=decisions,
+            )
+
     def _record(self, logs: list[LogEntry]) -> None:
+        self._close_waits(logs)
         for entry in logs:
             self.steps.append(
                 {

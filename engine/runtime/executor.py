@@ -28,6 +28,7 @@ from engine.runtime.machine import (
     LogEntry,
     RunState,
     check_interrupts,
+    ended_wait,
     execute,
     go_to,
     goal_timed_out,
@@ -169,6 +170,8 @@ def persist(
     directive: Directive,
     now: datetime,
 ) -> None:
+    if enrollment.status == Enrollment.Status.WAITING:
+        close_waiting_logs(enrollment, logs, now)
     state.move(enrollment, run.status)
     enrollment.current_step = run.current_step
     enrollment.context = run.context
@@ -184,6 +187,23 @@ def persist(
     enrollment.save(update_fields=[*fields, "updated_at"])
     write_logs(enrollment, logs)
     apply_directive(enrollment, run, directive)
+
+
+def close_waiting_logs(enrollment: Enrollment, decisions: list[LogEntry], now: datetime) -> int:
+    """End the enrollment's open ``waiting`` step logs: it is moving on (see ``ended_wait``)."""
+    open_logs = StepLog.objects.filter(enrollment_id=enrollment.pk, status=StepLog.Status.WAITING)
+    for log in open_logs:
+        log.status, log.parsed_output, log.duration_ms = ended_wait(
+            step_id=log.step_id,
+            step_type=log.step_type,
+            output=log.parsed_output,
+            started_at=log.started_at,
+            now=now,
+            decisions=decisions,
+        )
+        log.finished_at = now
+        log.save(update_fields=["status", "parsed_output", "duration_ms", "finished_at"])
+    return len(open_logs)
 
 
 def cancel_pending(enrollment_id: int) -> int:

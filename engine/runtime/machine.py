@@ -122,6 +122,36 @@ def _instant_log(step: dict, status: str, now: datetime, **fields: Any) -> LogEn
     )
 
 
+def ended_wait(
+    *,
+    step_id: str,
+    step_type: str,
+    output: Any,
+    started_at: datetime,
+    now: datetime,
+    decisions: list[LogEntry],
+) -> tuple[str, dict[str, Any], int]:
+    """How a step's open ``waiting`` log ends when the enrollment moves on at ``now``.
+
+    Returns ``(status, output, duration_ms)``: ``succeeded``, the output with
+    ``waited_seconds`` (seconds actually waited, not the planned duration kept in
+    ``resume_at``) and ``ended_at``; for a goal also ``met`` and ``timed_out`` as decided by
+    the log written for it now (both false when something else, such as an exit condition
+    or a manual exit, ended the wait). Shared by the live executor and the dry-run, so a
+    timeline never shows a finished wait as still waiting (issue 15).
+    """
+    waited = max(0, int((now - started_at) / timedelta(seconds=1)))
+    ended = dict(output) if isinstance(output, dict) else {}
+    ended.update(waited_seconds=waited, ended_at=now.isoformat())
+    if step_type == "goal":
+        decision = next(
+            (e.output for e in decisions if e.step_id == step_id and isinstance(e.output, dict)),
+            {},
+        )
+        ended.update(met=bool(decision.get("met")), timed_out=bool(decision.get("timed_out")))
+    return "succeeded", ended, waited * 1000
+
+
 def check_interrupts(
     state: RunState, flow: Flow, data: dict[str, Any], now: datetime
 ) -> tuple[list[LogEntry], Directive] | None:
