@@ -46,6 +46,8 @@ def test_integers_and_lists(monkeypatch):
 
 def test_required_values_fail_loudly_by_name(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
+    # A clone that ran run.py has var/local.env loaded; production reads the environment only.
+    monkeypatch.setattr(env, "_local", {})
     with pytest.raises(ImproperlyConfigured, match="SECRET_KEY must be set when DEBUG is off"):
         env.require("SECRET_KEY")
     monkeypatch.setenv("SECRET_KEY", "s3cret")
