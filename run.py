@@ -210,10 +210,16 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def supervise(children: list[Child], env: dict) -> None:
-    """Keep every child running until Ctrl-C (SIGINT) or SIGTERM, then stop them all."""
+def supervise(children: list[Child], env: dict, port: int) -> None:
+    """Start the children and keep them running until Ctrl-C (SIGINT) or SIGTERM, then stop all."""
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        for child in children:
+            start_child(child, env)
+        if wait_until_listening(port, children):
+            url = f"http://127.0.0.1:{port}/admin/"
+            say(f"studio running: {url}  (login printed above by seed_demo)")
+        say("press Ctrl-C to stop the web server, worker and beat")
         while True:
             for child in children:
                 check_child(child, env)
@@ -234,6 +240,21 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+def wait_until_listening(port: int, children: list[Child], timeout: float = 180.0) -> bool:
+    """Wait for the web server to accept connections (False if it died or took too long)."""
+    web = children[0]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if web.process is None or web.process.poll() is not None:
+            return False
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.25)
+    return False
+
+
 def cmd_studio(port: int) -> None:
     if not port_is_free(port):
         say(f"port {port} on 127.0.0.1 is in use; choose another with --port")
@@ -243,12 +264,7 @@ def cmd_studio(port: int) -> None:
     env = studio_env()
     manage("migrate", "--no-input", "-v", "0", env=env)
     manage("seed_demo", env=env)
-    children = studio_children(port)
-    for child in children:
-        start_child(child, env)
-    say(f"studio running: http://127.0.0.1:{port}/admin/  (login printed above by seed_demo)")
-    say("press Ctrl-C to stop the web server, worker and beat")
-    supervise(children, env)
+    supervise(studio_children(port), env, port)
 
 
 def cmd_test(extra: list[str]) -> None:
