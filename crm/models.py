@@ -7,8 +7,13 @@ the engine only ever sees contacts through a plain-dict snapshot.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Upper
+
+from .tenancy import Link, TenantLinkedModel
+
+CONTACT_LINK = (Link("contact"),)
 
 
 class Tenant(models.Model):
@@ -117,7 +122,9 @@ class Contact(models.Model):
         return bool(getattr(self, f"{channel}_opt_out", False))
 
 
-class ContactTag(models.Model):
+class ContactTag(TenantLinkedModel):
+    tenant_links = (Link("tag", source="contact__tenant_id"),)
+
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -142,7 +149,9 @@ class Direction(models.TextChoices):
     OUTBOUND = "outbound", "Outbound"
 
 
-class Message(models.Model):
+class Message(TenantLinkedModel):
+    tenant_links = CONTACT_LINK
+
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
         QUEUED = "queued", "Queued"
@@ -173,7 +182,9 @@ class Message(models.Model):
         return f"{self.get_direction_display()} {self.get_channel_display()} to/from {self.contact}"
 
 
-class Call(models.Model):
+class Call(TenantLinkedModel):
+    tenant_links = CONTACT_LINK
+
     class Status(models.TextChoices):
         RINGING = "ringing", "Ringing"
         COMPLETED = "completed", "Completed"
@@ -199,7 +210,9 @@ class Call(models.Model):
         return f"{self.get_direction_display()} call ({self.status}) {self.contact}"
 
 
-class Booking(models.Model):
+class Booking(TenantLinkedModel):
+    tenant_links = CONTACT_LINK
+
     class Status(models.TextChoices):
         CONFIRMED = "confirmed", "Confirmed"
         CANCELLED = "cancelled", "Cancelled"
@@ -221,8 +234,13 @@ class Booking(models.Model):
         return f"{self.title} at {self.starts_at:%Y-%m-%d %H:%M}"
 
 
-class Task(models.Model):
-    """A follow-up for staff, due at a time (what ``schedule_follow_up`` creates)."""
+class Task(TenantLinkedModel):
+    """A follow-up for staff, due at a time (what ``schedule_follow_up`` creates).
+
+    ``assigned_to`` must be a member of the task's tenant (checked here and by a trigger).
+    """
+
+    tenant_links = CONTACT_LINK
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -247,6 +265,18 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        super().clean()
+        if self.assigned_to_id is None or self.tenant_id is None:
+            return
+        member = TenantMembership.objects.filter(
+            tenant_id=self.tenant_id, user_id=self.assigned_to_id
+        )
+        if not member.exists():
+            raise ValidationError(
+                {"assigned_to": f"user {self.assigned_to_id} is not a member of this tenant"}
+            )
 
 
 class EmailTemplate(models.Model):

@@ -12,8 +12,8 @@ committed to be seen by the worker)::
         e2e_worker.wait_for(lambda: Enrollment.objects.exists())
 
 The worker is started once per session against the test database pytest-django created
-and a Redis database of its own (flushed first; see ``e2e_broker_db``), and stopped at the
-end of the session.
+and Redis (database ``e2e_broker_db``, every key under the worker's own prefix, so parallel
+runs on one server never meet), and stopped at the end of the session.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 from urllib.parse import quote, urlparse, urlunparse
 
 import pytest
+import redis
 from celery import Celery
 
 from tests.conftest import missing_service, redis_url
@@ -64,15 +66,29 @@ def database_url(settings_dict: dict[str, Any]) -> str:
 class WorkerProcess:
     """A running ``celery worker`` subprocess and a producer for its broker."""
 
-    def __init__(self, *, broker_url: str, db_url: str, concurrency: int = 4):
+    def __init__(
+        self,
+        *,
+        broker_url: str,
+        db_url: str,
+        concurrency: int = 4,
+        keyprefix: str | None = None,
+        forget_keys: bool = True,
+    ):
         self.broker_url = broker_url
+        # Every key of this worker's broker under a prefix of its own (see tests/settings.py);
+        # a restarted worker passes its predecessor's prefix to find the same queue.
+        self.keyprefix = keyprefix or f"e2e-{uuid.uuid4().hex[:12]}:"
+        self.forget_keys = forget_keys
         # Open for the worker's whole life; closed and removed in stop().
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
             prefix="e2e-worker-", suffix=".log", delete=False
         )
         self.app = Celery("e2e-producer", broker=broker_url, set_as_current=False)
+        self.app.conf.broker_transport_options = {"global_keyprefix": self.keyprefix}
         env = {
             **os.environ,
+            "STUDIO_E2E_KEYPREFIX": self.keyprefix,
             "DATABASE_URL": db_url,
             "CELERY_BROKER_URL": broker_url,
             "DEBUG": "1",
@@ -127,6 +143,12 @@ class WorkerProcess:
         self.log.flush()
         return Path(self.log.name).read_text(errors="replace")
 
+    def _forget_keys(self) -> None:
+        client = redis.Redis.from_url(self.broker_url, socket_connect_timeout=1)
+        keys = list(client.scan_iter(match=f"{self.keyprefix}*", count=500))
+        if keys:
+            client.delete(*keys)
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -135,14 +157,15 @@ class WorkerProcess:
             self.process.kill()
             self.process.wait()
         self.app.close()
+        if self.forget_keys:
+            self._forget_keys()
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
 def e2e_worker(django_db_setup, django_db_blocker) -> Iterator[WorkerProcess]:
-    """One real worker for the session, on the test database and its own Redis database."""
-    import redis
+    """One real worker for the session, on the test database and its own Redis keys."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -152,7 +175,7 @@ def e2e_worker(django_db_setup, django_db_blocker) -> Iterator[WorkerProcess]:
         missing_service("Redis is not configured (set CELERY_BROKER_URL=redis://…)")
     broker = broker_url_for(url)
     try:
-        redis.Redis.from_url(broker, socket_connect_timeout=1).flushdb()
+        redis.Redis.from_url(broker, socket_connect_timeout=1).ping()
     except redis.RedisError as exc:
         missing_service(f"Redis at {url} is not reachable: {exc}")
     worker = WorkerProcess(broker_url=broker, db_url=database_url(connection.settings_dict))

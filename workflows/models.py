@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from crm.tenancy import Link, TenantLinkedModel
+
 
 def new_webhook_token() -> str:
     return secrets.token_urlsafe(24)
@@ -21,7 +23,11 @@ def new_webhook_secret() -> str:
     return secrets.token_hex(32)
 
 
-class Workflow(models.Model):
+class Workflow(TenantLinkedModel):
+    tenant_links = (
+        Link("published_version", target="workflow_id", source="id", message="is not this one's"),
+    )
+
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         ACTIVE = "active", "Active"
@@ -71,8 +77,10 @@ class Workflow(models.Model):
         return self.name
 
 
-class WorkflowStep(models.Model):
+class WorkflowStep(TenantLinkedModel):
     """One step of the editable draft; publishing compiles these into a WorkflowVersion."""
+
+    tenant_links = (Link("prompt", source="workflow__tenant_id"),)
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="steps")
     step_id = models.SlugField(max_length=100, help_text="Unique in the workflow; used by targets")
@@ -123,7 +131,17 @@ class WorkflowVersion(models.Model):
         return f"{self.workflow} v{self.number}"
 
 
-class Enrollment(models.Model):
+class Enrollment(TenantLinkedModel):
+    """A contact walking a workflow; workflow, contact and pinned version are all its tenant's."""
+
+    tenant_links = (
+        Link("workflow"),
+        Link("contact"),
+        Link(
+            "version", target="workflow_id", source="workflow_id", message="is another workflow's"
+        ),
+    )
+
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         WAITING = "waiting", "Waiting"
@@ -180,8 +198,16 @@ class Enrollment(models.Model):
         return f"{self.contact} in {self.workflow} ({self.status})"
 
 
-class StepLog(models.Model):
+class StepLog(TenantLinkedModel):
     """One row per step execution: the audit trail, the timeline and the outbox."""
+
+    tenant_links = (
+        Link("workflow"),
+        Link("version", target="workflow__tenant_id"),
+        Link("enrollment"),
+        Link("prompt"),
+        Link("parent"),
+    )
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -241,8 +267,10 @@ class StepLog(models.Model):
         return f"{self.step_id} #{self.visit} {self.status}"
 
 
-class ScheduledAction(models.Model):
+class ScheduledAction(TenantLinkedModel):
     """Due work as a row: every delay, wait, goal timeout and retry. Nothing waits in the broker."""
+
+    tenant_links = (Link("enrollment"),)
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -287,8 +315,10 @@ class ScheduledAction(models.Model):
         return f"{self.kind} {self.step_id} at {self.due_at:%Y-%m-%d %H:%M:%S} ({self.status})"
 
 
-class SideEffect(models.Model):
+class SideEffect(TenantLinkedModel):
     """Idempotency record: one outbound action per (enrollment, step, visit) key."""
+
+    tenant_links = (Link("enrollment"),)
 
     class Status(models.TextChoices):
         STARTED = "started", "Started"

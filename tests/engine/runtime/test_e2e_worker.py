@@ -217,19 +217,17 @@ def test_a_worker_killed_mid_step_finishes_after_restart_without_sending_twice(m
                 ],
             },
         )
-        broker = broker_url_for(redis_url(), db=14)
-        import redis
-
-        redis.Redis.from_url(broker).flushdb()
+        broker = broker_url_for(redis_url())
         db_url = database_url(connection.settings_dict)
         doomed = WorkerProcess(broker_url=broker, db_url=db_url, concurrency=1)
-        doomed.wait_ready()
-        with doomed.dispatching():
-            enrollment = enrollment_create(workflow=workflow, contact=make_contact(tenant))
-        doomed.wait_for(lambda: len(hook.requests) == 1)  # the worker is inside the step
-        os.kill(doomed.process.pid, signal.SIGKILL)
-        doomed.process.wait()
-        doomed.stop()
+        try:
+            doomed.wait_ready()
+            with doomed.dispatching():
+                enrollment = enrollment_create(workflow=workflow, contact=make_contact(tenant))
+            doomed.wait_for(lambda: len(hook.requests) == 1)  # the worker is inside the step
+            os.kill(doomed.process.pid, signal.SIGKILL)
+        finally:
+            doomed.stop()  # never leave a worker behind, even when the test fails
 
         restarted = WorkerProcess(broker_url=broker, db_url=db_url, concurrency=1)
         try:
