@@ -11,6 +11,9 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import OuterRef
 from django.utils.module_loading import import_string
 
 CHANNELS = ("email", "sms", "whatsapp", "voice")
@@ -24,7 +27,15 @@ class CrmContactAdapter:
     """Snapshots of the bundled ``crm.Contact``."""
 
     def load(self, contact_id: Any):
-        return contact_model().objects.get(pk=contact_id)
+        """The contact, with its tag names in the same query on PostgreSQL (``tag_names``)."""
+        rows = contact_model().objects.filter(pk=contact_id)
+        if connection.vendor == "postgresql":
+            tags = contact_model()._meta.get_field("tags")
+            names = tags.related_model.objects.filter(
+                **{tags.related_query_name(): OuterRef("pk")}
+            ).values("name")
+            rows = rows.annotate(tag_names=ArraySubquery(names))
+        return rows.get()
 
     def snapshot(self, contact) -> dict[str, Any]:
         return {
@@ -34,7 +45,7 @@ class CrmContactAdapter:
             "full_name": contact.full_name,
             "email": contact.email,
             "phone": contact.phone,
-            "tags": sorted(contact.tags.values_list("name", flat=True)),
+            "tags": sorted(_tag_names(contact)),
             "custom_fields": dict(contact.custom_fields or {}),
             "stage": contact.stage,
             "source": contact.source,
@@ -46,6 +57,11 @@ class CrmContactAdapter:
 
     def tenant_id(self, contact) -> int:
         return contact.tenant_id
+
+
+def _tag_names(contact) -> list[str]:
+    loaded = getattr(contact, "tag_names", None)
+    return list(loaded) if loaded is not None else list(contact.tags.values_list("name", flat=True))
 
 
 @cache

@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
+from django.db.models.signals import post_save
+from django.utils import timezone
 
 from crm.models import ContactTag, Tag, Task
 from engine.effects.contacts import contact_model
@@ -66,6 +68,30 @@ def clean_contact_fields(fields: dict[str, Any], *, where: str) -> dict[str, Any
     return cleaned
 
 
+def link_tag(contact_id: Any, tag: Tag) -> bool:
+    """Link ``tag`` to the contact in one statement (``INSERT … ON CONFLICT DO NOTHING``, no
+    savepoint); True when the link is new. A new link is announced as a save would be:
+    ``post_save`` is sent by hand, so the CRM's receivers fire ``tag_added`` as usual."""
+    meta, quote = ContactTag._meta, connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(f).column) for f in ("contact", "tag", "created_at"))
+    # Identifiers come from the model's metadata, values are parameters.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES (%s, %s, %s) "  # noqa: S608
+        f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [contact_id, tag.pk, now])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    link = ContactTag(pk=row[0], contact_id=contact_id, tag=tag, created_at=now)
+    link._state.adding = False
+    post_save.send(sender=ContactTag, instance=link, created=True, update_fields=None, raw=False,
+                   using=connection.alias)  # fmt: skip
+    return True
+
+
 def split_name(name: str) -> tuple[str, str]:
     first, _, last = name.strip().partition(" ")
     return first[:100], last.strip()[:100]
@@ -91,9 +117,10 @@ class LiveCrm:
 
         def action() -> dict[str, Any]:
             # The enrolled contact is this tenant's (the enrollment is), no need to load it.
-            row, _ = Tag.objects.get_or_create(tenant_id=self.tenant_id, name=tag)
-            _link, added = ContactTag.objects.get_or_create(contact_id=ctx.contact_id, tag=row)
-            return {"tag": tag, "added": added}
+            row = Tag.objects.filter(tenant_id=self.tenant_id, name=tag).first()
+            if row is None:  # a new tag: the only case that pays for get_or_create's savepoint
+                row, _ = Tag.objects.get_or_create(tenant_id=self.tenant_id, name=tag)
+            return {"tag": tag, "added": link_tag(ctx.contact_id, row)}
 
         return self._once(ctx, step_id, "add_tag", action)
 

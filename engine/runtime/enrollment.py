@@ -16,6 +16,7 @@ from engine.runtime.executor import (
     lock_enrollment,
     persist,
     run_state_of,
+    step_run,
     template_data_for,
 )
 from engine.runtime.flow import flow_for_version
@@ -36,8 +37,13 @@ def enrollment_create(
     trigger: dict[str, Any] | None = None,
     version: WorkflowVersion | None = None,
     seed: str | None = None,
+    run_first: bool = False,
 ) -> Enrollment | None:
-    """Enroll one contact; None when the contact is (or was, without re-enrollment) in it."""
+    """Enroll one contact; None when the contact is (or was, without re-enrollment) in it.
+
+    ``run_first``: a worker task that enrolls runs the first steps itself (``step_run``,
+    after the enrollment commits) instead of sending them through the broker.
+    """
     if workflow.status != Workflow.Status.ACTIVE:
         raise EnrollmentRefused(f"workflow '{workflow.name}' is {workflow.status}, not active")
     version = version or workflow.published_version
@@ -65,9 +71,13 @@ def enrollment_create(
                 reenrollable=bool(flow.settings.get("allow_reenrollment")),
                 completed_at=now if directive.kind == "finish" else None,
             )
-            apply_directive(enrollment, run, directive)
+            inline = run_first and directive.kind == "run"
+            if not inline:
+                apply_directive(enrollment, run, directive)
     except IntegrityError:
         return None
+    if inline:
+        step_run(enrollment_id=enrollment.pk, step_id=directive.step_id, seq=run.step_count)
     return enrollment
 
 

@@ -9,6 +9,7 @@ transaction back; the step runs again with the same idempotency key.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,8 @@ from engine.effects.contacts import load_snapshot
 from engine.effects.live_services import LiveServices
 from engine.handlers.base import is_pure
 from engine.runtime import queue, state
+from engine.runtime.budget import TaskBudget
+from engine.runtime.contact_carry import contact_after
 from engine.runtime.context import template_data
 from engine.runtime.flow import Flow, flow_for_version
 from engine.runtime.machine import (
@@ -59,10 +62,17 @@ def run_state_of(enrollment: Enrollment) -> RunState:
 
 
 def template_data_for(
-    enrollment: Enrollment, run: RunState, flow: Flow, now: datetime
+    enrollment: Enrollment,
+    run: RunState,
+    flow: Flow,
+    now: datetime,
+    *,
+    contact: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """What templates and conditions see; ``contact`` is a snapshot carried from the step
+    before in the same task (loaded when None)."""
     return template_data(
-        contact=load_snapshot(enrollment.contact_id),
+        contact=contact if contact is not None else load_snapshot(enrollment.contact_id),
         context=run.context,
         flow=flow,
         workflow_id=enrollment.workflow_id,
@@ -75,15 +85,45 @@ def template_data_for(
     )
 
 
-def step_run(*, enrollment_id: int, step_id: str, seq: int) -> str:
-    """Run ``step_id`` if the enrollment is still at it; returns what happened (for logs, tests)."""
-    with transaction.atomic():
-        enrollment = lock_enrollment(enrollment_id)
-        if enrollment is None or enrollment.status not in state.LIVE:
-            return "gone"
-        if enrollment.step_count != seq or enrollment.current_step != step_id:
-            return "stale"
-        return _drive(enrollment, step_id)
+@dataclass
+class Next:
+    """The step a task goes on to in a new transaction, and the contact snapshot it carries."""
+
+    step_id: str
+    seq: int
+    contact: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    status: str
+    next: Next | None = None
+
+
+def step_run(
+    *, enrollment_id: int, step_id: str, seq: int, budget: TaskBudget | None = None
+) -> str:
+    """Run ``step_id`` if the enrollment is still at it, then the steps after it while the
+    task's budget lasts; returns what happened to the last one (for logs, tests).
+
+    Each step is its own transaction (lock, run, log, commit), so a worker killed mid-way
+    loses only the step it was in, which the sweep sends again with the same idempotency key.
+    """
+    return _chain(enrollment_id, Next(step_id, seq), budget or TaskBudget.start())
+
+
+def _chain(enrollment_id: int, step: Next, budget: TaskBudget) -> str:
+    while True:
+        with transaction.atomic():
+            enrollment = lock_enrollment(enrollment_id)
+            if enrollment is None or enrollment.status not in state.LIVE:
+                return "gone"
+            if enrollment.step_count != step.seq or enrollment.current_step != step.step_id:
+                return "stale"
+            outcome = _drive(enrollment, step.step_id, budget=budget, contact=step.contact)
+        if outcome.next is None:
+            return outcome.status
+        step = outcome.next
 
 
 def action_run(*, action_id: int) -> str:
@@ -91,6 +131,7 @@ def action_run(*, action_id: int) -> str:
     action = ScheduledAction.objects.filter(pk=action_id).only("enrollment_id").first()
     if action is None:
         return "gone"
+    budget = TaskBudget.start()
     with transaction.atomic():
         enrollment = lock_enrollment(action.enrollment_id)
         action = ScheduledAction.objects.select_for_update().get(pk=action_id)
@@ -102,10 +143,13 @@ def action_run(*, action_id: int) -> str:
             return "gone"
         if enrollment.step_count != action.seq:
             return "stale"
-        return _resume(enrollment, action)
+        outcome = _resume(enrollment, action, budget)
+    if outcome.next is None:
+        return outcome.status
+    return _chain(enrollment.pk, outcome.next, budget)
 
 
-def _resume(enrollment: Enrollment, action: ScheduledAction) -> str:
+def _resume(enrollment: Enrollment, action: ScheduledAction, budget: TaskBudget) -> Outcome:
     flow = flow_for_version(enrollment.version_id)
     run = run_state_of(enrollment)
     now = timezone.now()
@@ -113,34 +157,44 @@ def _resume(enrollment: Enrollment, action: ScheduledAction) -> str:
         data = template_data_for(enrollment, run, flow, now)
         logs, directive = goal_timed_out(run, flow, action.step_id, data, now)
         persist(enrollment, run, flow, logs, directive, now)
-        return "goal-timeout"
+        return Outcome("goal-timeout")
     if action.kind == RETRY:
         attempt = int((run.context.get("retry") or {}).get("attempt", 2))
-        return _drive(enrollment, action.step_id, attempt=attempt)
+        return _drive(enrollment, action.step_id, attempt=attempt, budget=budget)
     if action.kind == ScheduledAction.Kind.RESUME:
         directive = go_to(run, flow, action.step_id, now)
         if directive.kind != "run":
             persist(enrollment, run, flow, [], directive, now)
-            return directive.kind
-    return _drive(enrollment, run.current_step or action.step_id, run=run)
+            return Outcome(directive.kind)
+    return _drive(enrollment, run.current_step or action.step_id, run=run, budget=budget)
 
 
 def _drive(
-    enrollment: Enrollment, step_id: str, *, attempt: int = 1, run: RunState | None = None
-) -> str:
+    enrollment: Enrollment,
+    step_id: str,
+    *,
+    budget: TaskBudget,
+    attempt: int = 1,
+    run: RunState | None = None,
+    contact: dict[str, Any] | None = None,
+) -> Outcome:
+    """Run ``step_id`` and the pure steps after it in this transaction; say what comes next."""
     flow = flow_for_version(enrollment.version_id)
     run = run or run_state_of(enrollment)
     now = timezone.now()
-    data = template_data_for(enrollment, run, flow, now)
+    data = template_data_for(enrollment, run, flow, now, contact=contact)
     services = LiveServices(tenant_id=enrollment.tenant_id, enrollment=enrollment)
     entries: list[LogEntry] = []
+    stale = False  # the step before changed the contact in a way the snapshot cannot follow
     for _ in range(MAX_INLINE_STEPS):
+        if stale:
+            data["contact"], stale = load_snapshot(enrollment.contact_id), False
         interrupted = check_interrupts(run, flow, data, now)
         if interrupted is not None:
             logs, directive = interrupted
             entries.extend(logs)
             persist(enrollment, run, flow, entries, directive, now)
-            return "interrupted"
+            return Outcome("interrupted")
         entry, directive = execute(
             run,
             flow,
@@ -154,12 +208,22 @@ def _drive(
             attempt=attempt,
         )
         entries.append(entry)
-        # Pure steps (branches, splits, exits) follow in the same task: no broker round trip.
+        budget.spend()
+        if not is_pure(entry.step_type):
+            carried = contact_after(data["contact"], [entry])
+            data["contact"], stale = (carried, False) if carried is not None else ({}, True)
+        # Pure steps (branches, splits, exits) follow in the same transaction.
         if directive.kind != "run" or not is_pure(flow.step(directive.step_id).get("type", "")):
             break
         step_id, attempt = directive.step_id, 1
-    persist(enrollment, run, flow, entries, directive, now)
-    return entry.status
+    # A step that must happen now goes on in this task (a new transaction) while the budget
+    # lasts: no broker round trip; past it, the broker's queue takes it (fair to the others).
+    go_on = directive.kind == "run" and budget.left
+    persist(enrollment, run, flow, entries, directive, now, dispatch=not go_on)
+    if not go_on:
+        return Outcome(entry.status)
+    snapshot = None if stale else data["contact"]
+    return Outcome(entry.status, Next(directive.step_id, run.step_count, snapshot))
 
 
 def persist(
@@ -169,8 +233,13 @@ def persist(
     logs: list[LogEntry],
     directive: Directive,
     now: datetime,
+    *,
+    dispatch: bool = True,
 ) -> None:
-    if enrollment.status == Enrollment.Status.WAITING:
+    """One UPDATE of the enrollment, one INSERT of its step logs, then the directive
+    (``dispatch=False``: the caller runs the next step itself)."""
+    was_waiting = enrollment.status == state.S.WAITING
+    if was_waiting:
         close_waiting_logs(enrollment, logs, now)
     state.move(enrollment, run.status)
     enrollment.current_step = run.current_step
@@ -183,10 +252,13 @@ def persist(
     if directive.kind == "finish":
         enrollment.completed_at = now
         fields.append("completed_at")
-        cancel_pending(enrollment.pk)
+        if was_waiting:
+            # Only a waiting enrollment has scheduled work (a running one marked it done).
+            cancel_pending(enrollment.pk)
     enrollment.save(update_fields=[*fields, "updated_at"])
     write_logs(enrollment, logs)
-    apply_directive(enrollment, run, directive)
+    if dispatch or directive.kind != "run":
+        apply_directive(enrollment, run, directive)
 
 
 def close_waiting_logs(enrollment: Enrollment, decisions: list[LogEntry], now: datetime) -> int:

@@ -80,13 +80,19 @@ def event_dispatch(*, event: dict[str, Any]) -> list[int]:
     return created
 
 
-def workflow_enroll(*, workflow_id: int, contact: Any, trigger: dict[str, Any]) -> int | None:
-    """Enroll ``contact``; None when refused (paused since, other tenant) or already enrolled."""
+def workflow_enroll(
+    *, workflow_id: int, contact: Any, trigger: dict[str, Any], run_first: bool = False
+) -> int | None:
+    """Enroll ``contact``; None when refused (paused since, other tenant) or already enrolled.
+
+    ``run_first``: run the first steps in this task (see ``enrollment_create``)."""
     workflow = Workflow.objects.select_related("published_version").filter(pk=workflow_id).first()
     if workflow is None:
         return None
     try:
-        enrollment = enrollment_create(workflow=workflow, contact=contact, trigger=trigger)
+        enrollment = enrollment_create(
+            workflow=workflow, contact=contact, trigger=trigger, run_first=run_first
+        )
     except EnrollmentRefused as exc:
         logger.info("trigger for workflow %s not enrolled: %s", workflow_id, exc)
         return None
@@ -112,7 +118,10 @@ def contact_enroll(*, workflow_id: int, contact_id: Any, trigger: dict[str, Any]
         snapshot = contact_adapter().snapshot(contact) if listener.needs_contact else None
         if not filters_pass(listener, trigger, snapshot):
             return None
-    return workflow_enroll(workflow_id=workflow_id, contact=contact, trigger=trigger)
+    # One task per enrollment here (webhooks): it runs the first steps too, no second hop.
+    return workflow_enroll(
+        workflow_id=workflow_id, contact=contact, trigger=trigger, run_first=True
+    )
 
 
 def occurred_at(data: dict[str, Any]) -> datetime:

@@ -8,6 +8,7 @@ from typing import Any
 from celery import shared_task
 
 from engine.runtime import executor
+from engine.runtime.budget import TaskBudget
 from engine.triggers import dispatch, schedule, webhooks
 
 logger = logging.getLogger(__name__)
@@ -35,9 +36,12 @@ def run_schedule(workflow_id: int) -> int:
 def run_first_steps(enrollment_ids: list[int], step_id: str, seq: int) -> int:
     """First steps of a bulk enrollment; one failing enrollment does not stop the others."""
     done = 0
+    # One budget for the batch: once spent, each enrollment runs its first step only and
+    # sends the rest through the broker, so a big batch does not hold the worker.
+    budget = TaskBudget.start()
     for enrollment_id in enrollment_ids:
         try:
-            executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
+            executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq, budget=budget)
             done += 1
         except Exception:
             logger.exception("first step %s of enrollment %s failed", step_id, enrollment_id)

@@ -163,26 +163,35 @@ def webhook_receive(
     delivery_id = _header(headers, DELIVERY_HEADER)
     if not delivery_id or len(delivery_id) > 200:
         raise WebhookRejected(400, f"missing (or over 200 characters) {DELIVERY_HEADER} header")
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                delivery = WebhookDelivery.objects.create(
-                    workflow=workflow, delivery_id=delivery_id, signature=signed
+    # One transaction, three statements: find the contact (an index lookup), record the
+    # delivery with it (a replay breaks the unique key), enqueue the enrollment on commit.
+    replayed = False
+    try:
+        with transaction.atomic():
+            contact, created = _contact_for(workflow, data, trigger.get("config") or {})
+            try:
+                WebhookDelivery.objects.create(
+                    workflow=workflow,
+                    delivery_id=delivery_id,
+                    signature=signed,
+                    contact_id=str(contact.pk),
                 )
-        except IntegrityError:
-            raise WebhookRejected(409, _replay_message(workflow, delivery_id)) from None
-        contact, created = _contact_for(workflow, data, trigger.get("config") or {})
-        delivery.contact_id = str(contact.pk)
-        delivery.save(update_fields=["contact_id"])
-        context = {
-            "type": "webhook",
-            "body": data,
-            "delivery_id": delivery_id,
-            "received_at": timezone.now().isoformat(),
-            "contact_id": contact.pk,
-        }
-        args = [workflow.pk, contact.pk, context]
-        transaction.on_commit(lambda: queue.dispatch(ENROLL, args))
+            except IntegrityError:
+                replayed = True
+                raise
+            context = {
+                "type": "webhook",
+                "body": data,
+                "delivery_id": delivery_id,
+                "received_at": timezone.now().isoformat(),
+                "contact_id": contact.pk,
+            }
+            args = [workflow.pk, contact.pk, context]
+            transaction.on_commit(lambda: queue.dispatch(ENROLL, args))
+    except IntegrityError:
+        if not replayed:
+            raise
+        raise WebhookRejected(409, _replay_message(workflow, delivery_id)) from None
     return WebhookAccepted(workflow.pk, contact.pk, delivery_id, created)
 
 

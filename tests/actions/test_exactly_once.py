@@ -12,6 +12,7 @@ from engine.effects.channels.base import ChannelBackend, SendResult
 from engine.effects.live_services import LiveServices
 from engine.handlers import handler_for
 from engine.runtime import executor
+from engine.runtime.budget import TaskBudget
 from engine.runtime.context import step_context
 from engine.runtime.enrollment import enrollment_create
 from engine.runtime.flow import flow_for_version
@@ -93,7 +94,8 @@ def test_a_thousand_deliveries_of_one_task_act_once(
 ):
     http_server.handler = Reply(json={"received": True})
     config = sending_steps(http_server.url("/hook"))[kind]
-    # A second step keeps the enrollment live (at "then"), so the duplicates find it moved on.
+    # A second step keeps the enrollment live (at "then"), so the duplicates find it moved on;
+    # a one-step budget keeps each delivery from going on to it.
     then = {"id": "then", "type": "remove_tag", "config": {"tag": "none"}}
     workflow = make_published(
         tenant, {"steps": [{"id": "act", "type": kind, "config": config}, then]}
@@ -103,7 +105,9 @@ def test_a_thousand_deliveries_of_one_task_act_once(
     before = world(mailoutbox, http_server)
 
     outcomes = [
-        executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
+        executor.step_run(
+            enrollment_id=enrollment_id, step_id=step_id, seq=seq, budget=TaskBudget.single()
+        )
         for _ in range(1000)
     ]
 

@@ -1,0 +1,242 @@
+"""One task runs an enrollment's consecutive steps, side effects included, each step in a
+transaction of its own, until a wait or its budget; then it yields to the queue."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crm.models import ContactTag
+from engine.handlers.base import StepHandler, StepResult, register
+from engine.runtime import executor, queue
+from engine.runtime.budget import TaskBudget
+from engine.runtime.enrollment import enrollment_create
+from engine.triggers.dispatch import contact_enroll
+from tests.cast import make_contact, make_published, make_tenant
+from tests.triggers.helpers import listening
+from workflows.models import Enrollment, ScheduledAction, StepLog
+
+pytestmark = pytest.mark.django_db
+
+
+class WorkerKilled(BaseException):
+    """Stands for SIGKILL: nothing in the engine catches it."""
+
+
+@register
+class DyingHandler(StepHandler):
+    kind = "test_dying"
+
+    def handle(self, ctx, step):
+        raise WorkerKilled
+
+
+@register
+class CountingHandler(StepHandler):
+    """A side effect that only counts (and says which contact tags it saw)."""
+
+    kind = "test_counting"
+    seen: list[list[str]] = []
+
+    def handle(self, ctx, step):
+        CountingHandler.seen.append(list(ctx.data["contact"]["tags"]))
+        return StepResult(output={"counted": True})
+
+
+def tags(count: int, *, then: list[dict] | None = None) -> dict:
+    steps = [{"id": f"t{i}", "type": "add_tag", "config": {"tag": f"tag{i}"}} for i in range(count)]
+    return {"name": f"{count} tags", "steps": steps + (then or [])}
+
+
+def tag_names(contact) -> list[str]:
+    return sorted(ContactTag.objects.filter(contact=contact).values_list("tag__name", flat=True))
+
+
+@pytest.fixture
+def tenant():
+    return make_tenant()
+
+
+def first_task(inline_queue) -> list:
+    inline_queue.run_on_commit()
+    [(name, args)] = inline_queue.sent
+    inline_queue.sent.clear()
+    assert name == queue.RUN_STEP
+    return args
+
+
+def test_side_effect_steps_run_one_after_another_in_one_task(tenant, inline_queue):
+    contact = make_contact(tenant)
+    enrollment = enrollment_create(workflow=make_published(tenant, tags(5)), contact=contact)
+    enrollment_id, step_id, seq = first_task(inline_queue)
+
+    outcome = executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
+    inline_queue.run_on_commit()
+
+    assert outcome == "succeeded"
+    assert [name for name, _ in inline_queue.sent if name == queue.RUN_STEP] == []
+    enrollment.refresh_from_db()
+    assert enrollment.status == "completed"
+    assert tag_names(contact) == [f"tag{i}" for i in range(5)]
+    assert StepLog.objects.filter(enrollment=enrollment).count() == 5
+
+
+def test_the_step_budget_sends_the_rest_to_the_back_of_the_queue(tenant, inline_queue):
+    enrollment = enrollment_create(
+        workflow=make_published(tenant, tags(5)), contact=make_contact(tenant)
+    )
+    enrollment_id, step_id, seq = first_task(inline_queue)
+    budget = TaskBudget(deadline=float("inf"), steps_left=2)
+
+    executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq, budget=budget)
+    inline_queue.run_on_commit()
+
+    assert inline_queue.sent == [(queue.RUN_STEP, [enrollment.pk, "t2", 2])]
+    assert inline_queue.drain() == ["succeeded"]  # the next task takes the other three
+    enrollment.refresh_from_db()
+    assert enrollment.status == "completed"
+
+
+def test_a_spent_time_budget_runs_one_step_and_yields(tenant, inline_queue):
+    enrollment = enrollment_create(
+        workflow=make_published(tenant, tags(3)), contact=make_contact(tenant)
+    )
+    enrollment_id, step_id, seq = first_task(inline_queue)
+    spent = TaskBudget(deadline=0.0, steps_left=100)
+
+    executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq, budget=spent)
+    inline_queue.run_on_commit()
+
+    assert inline_queue.sent == [(queue.RUN_STEP, [enrollment.pk, "t1", 1])]
+
+
+def test_a_worker_killed_in_the_third_step_keeps_the_first_two(tenant, inline_queue):
+    contact = make_contact(tenant)
+    dying = {"id": "boom", "type": "test_dying", "config": {}}
+    enrollment = enrollment_create(
+        workflow=make_published(tenant, tags(2, then=[dying])), contact=contact
+    )
+    enrollment_id, step_id, seq = first_task(inline_queue)
+
+    with pytest.raises(WorkerKilled):
+        executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
+
+    enrollment.refresh_from_db()
+    # The two finished steps were committed; the sweep re-sends the one it died in.
+    assert (enrollment.status, enrollment.current_step, enrollment.step_count) == (
+        "active",
+        "boom",
+        2,
+    )
+    assert tag_names(contact) == ["tag0", "tag1"]
+    assert list(StepLog.objects.filter(enrollment=enrollment).values_list("step_id", flat=True))
+    assert StepLog.objects.filter(enrollment=enrollment).count() == 2
+
+
+def test_the_carried_snapshot_has_the_tags_added_before(tenant, inline_queue):
+    CountingHandler.seen = []
+    check = {
+        "id": "check",
+        "type": "condition",
+        "config": {
+            "if": [{"field": "tags", "operator": "contains", "value": "tag1"}],
+            "then": "count",
+            "else": "exit_untagged",
+        },
+    }
+    count = {"id": "count", "type": "test_counting", "config": {}}
+    enrollment = enrollment_create(
+        workflow=make_published(tenant, tags(2, then=[check, count])),
+        contact=make_contact(tenant, tags=["old"]),
+    )
+    inline_queue.drain()
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == "completed"
+    assert CountingHandler.seen == [["old", "tag0", "tag1"]]
+
+
+def test_a_contact_update_is_seen_by_the_next_step_of_the_task(tenant, inline_queue):
+    update = {"id": "up", "type": "update_contact", "config": {"fields": {"stage": "customer"}}}
+    check = {
+        "id": "check",
+        "type": "condition",
+        "config": {
+            "if": [{"field": "stage", "operator": "equals", "value": "customer"}],
+            "then": "exit_customer",
+            "else": "exit_other",
+        },
+    }
+    enrollment = enrollment_create(
+        workflow=make_published(tenant, {"steps": [update, check]}),
+        contact=make_contact(tenant, stage="lead"),
+    )
+    inline_queue.drain()
+
+    enrollment.refresh_from_db()
+    assert enrollment.exit_reason == "customer"
+
+
+def statements(captured) -> tuple[int, int]:
+    """(statements, savepoint statements) in a CaptureQueriesContext."""
+    sql = [q["sql"] for q in captured.captured_queries]
+    savepoints = [s for s in sql if s.startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    return len(sql) - len(savepoints), len(savepoints)
+
+
+def test_an_add_tag_step_takes_at_most_eight_statements_and_no_savepoint(
+    require_postgres, tenant, inline_queue
+):
+    workflow = make_published(tenant, tags(6))
+    for tag_owner in range(2):  # the first run creates the tags and warms the caches
+        contact = make_contact(tenant)
+        enrollment_create(workflow=workflow, contact=contact)
+        enrollment_id, step_id, seq = first_task(inline_queue)
+        with CaptureQueriesContext(connection) as captured:
+            executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
+        assert tag_names(contact) == [f"tag{i}" for i in range(6)], tag_owner
+
+    count, savepoints = statements(captured)
+    assert count <= 6 * 8, [q["sql"] for q in captured.captured_queries]
+    # One per step: the test's transaction makes each step's atomic() a savepoint (a
+    # SAVEPOINT and its RELEASE); the tag writes add none of their own.
+    assert savepoints == 6 * 2
+
+
+def test_finishing_a_running_enrollment_does_not_look_for_scheduled_work(tenant, inline_queue):
+    enrollment = enrollment_create(
+        workflow=make_published(tenant, tags(1)), contact=make_contact(tenant)
+    )
+    enrollment_id, step_id, seq = first_task(inline_queue)
+    with CaptureQueriesContext(connection) as captured:
+        executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
+
+    table = ScheduledAction._meta.db_table
+    assert not [q for q in captured.captured_queries if table in q["sql"]]
+    enrollment.refresh_from_db()
+    assert enrollment.status == "completed"
+
+
+def test_a_webhook_enrollment_runs_its_first_steps_in_the_enrolling_task(tenant, inline_queue):
+    workflow = listening(tenant, "webhook", steps=tags(2)["steps"])
+    contact = make_contact(tenant)
+
+    enrollment_id = contact_enroll(
+        workflow_id=workflow.pk, contact_id=contact.pk, trigger={"type": "webhook"}
+    )
+    inline_queue.run_on_commit()
+
+    assert [name for name, _ in inline_queue.sent if name == queue.RUN_STEP] == []
+    assert Enrollment.objects.get(pk=enrollment_id).status == "completed"
+    assert tag_names(contact) == ["tag0", "tag1"]
+
+
+def test_a_tag_added_by_a_step_still_fires_tag_added_triggers(tenant, inline_queue):
+    listener = listening(tenant, "tag_added", config={"tag": "tag0"})
+    contact = make_contact(tenant)
+    enrollment_create(workflow=make_published(tenant, tags(1)), contact=contact)
+
+    inline_queue.drain()
+
+    assert Enrollment.objects.filter(workflow=listener, contact=contact).exists()
