@@ -236,7 +236,10 @@ GEMINI_BASE_URL = env_str("GEMINI_BASE_URL", "")
 OPENAI_COMPATIBLE_BASE_URL = env_str("OPENAI_COMPATIBLE_BASE_URL", "https://openrouter.ai/api/v1")
 OPENAI_COMPATIBLE_API_KEY = env_str("OPENAI_COMPATIBLE_API_KEY", "")
 STUDIO_AI_TIMEOUT_SECONDS = env_int("STUDIO_AI_TIMEOUT_SECONDS", 30)
-STUDIO_AI_PRICES: dict = {}
+# JSON (model → {"input", "output", "cached"} USD per 1M tokens); checked at start-up.
+STUDIO_AI_PRICES: dict | str = env_str("STUDIO_AI_PRICES", "") or {}
+# Sent when a prompt sets no max_output_tokens, so every call's cost has a known maximum.
+STUDIO_AI_MAX_OUTPUT_TOKENS = env_int("STUDIO_AI_MAX_OUTPUT_TOKENS", 8192)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "studio@localhost")
 STUDIO_PUBLIC_BASE_URL = env_str("STUDIO_PUBLIC_BASE_URL", "http://127.0.0.1:8000")

@@ -12,15 +12,15 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 
-from engine.language.templating import TemplateError, referenced_paths, render
-from prompts.pricing import cost_for
+from engine.language.templating import TemplateError, referenced_paths, render, render_value
+from prompts.pricing import PriceError, cost_for, max_cost_for
 from prompts.providers import (
     GenerationRequest,
     Provider,
@@ -28,6 +28,7 @@ from prompts.providers import (
     ProviderResponse,
     get_provider,
 )
+from prompts.schemas import schema_error, schema_mismatch
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,22 @@ DEFAULT_MODEL = "gemini-2.5-flash"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_DELAY_SECONDS = 30.0
+# Sent when a prompt sets no max_output_tokens, so every call has a known most it can cost.
+DEFAULT_MAX_OUTPUT_TOKENS = 8192
+# Role markers and framing a provider adds around the texts, in tokens (generous).
+REQUEST_OVERHEAD_TOKENS = 64
 # The name under which a step's raw input is offered to a user template.
 USER_INPUT_VARIABLE = "input"
+# Values a contact (or an event it caused) wrote: they go to the model in the user turn, never
+# in the system instruction. ``steps`` holds earlier answers and webhook replies built from them.
+UNTRUSTED_NAMES = frozenset({"contact", "trigger", "steps", USER_INPUT_VARIABLE})
+# Names a workflow step always supplies; any other variable a prompt uses must come from the
+# step's ``variables`` (or try-it's sample values).
+STEP_NAMESPACES = frozenset(
+    {"contact", "trigger", "steps", "workflow", "enrollment", "now", "channel", "input"}
+)
+# Finish reasons that mean the answer hit the token limit.
+CUT_OFF = frozenset({"MAX_TOKENS", "LENGTH"})
 
 CONFIG_KEYS = {
     "temperature": "temperature",
@@ -74,7 +89,7 @@ class GenerationOutcome:
     text: str
     parsed: Any
     input_tokens: int
-    output_tokens: int
+    output_tokens: int  # billed as output: the answer plus thinking_tokens
     cost: Decimal
     model: str
     provider: str
@@ -83,6 +98,17 @@ class GenerationOutcome:
     rendered_system: str
     rendered_user: str
     raw: dict
+    thinking_tokens: int = 0
+    cached_tokens: int = 0
+
+
+@dataclass
+class PreparedCall:
+    """A rendered request, ready to be priced (``max_cost``) and sent (``complete``)."""
+
+    spec: PromptSpec
+    request: GenerationRequest
+    label: str
 
 
 class GenerationError(Exception):
@@ -101,7 +127,8 @@ class GenerationError(Exception):
         self.transient = transient
         self.raw_text = raw_text
         self.attempts = attempts
-        # Set when the model answered (and was paid) but the answer was unusable.
+        # Set when the model answered (and was paid) but the answer was unusable: model,
+        # provider, input/output/thinking/cached tokens and cost (USD, None if unpriceable).
         self.usage = usage
 
 
@@ -131,6 +158,9 @@ def normalize_generation_config(config: Mapping[str, Any] | None) -> dict[str, A
     schema = result.get("response_schema")
     if schema is not None and not isinstance(schema, dict):
         raise ValueError("generation_config.response_schema must be an object (a JSON Schema)")
+    problem = schema_error(schema) if schema else None
+    if problem:
+        raise ValueError(f"generation_config.response_schema is not a valid JSON Schema {problem}")
     result["json_output"] = bool(result.get("json_output") or schema)
     return result
 
@@ -150,21 +180,72 @@ def undeclared_variables(*, spec: PromptSpec) -> list[str]:
     return [name for name in dict.fromkeys(used) if name not in declared]
 
 
+def missing_variables(*, spec: PromptSpec, supplied: Collection[str]) -> list[str]:
+    """Variables the prompt's texts use that are neither a step namespace nor ``supplied``."""
+    used = prompt_variables_used(spec.system_text) + prompt_variables_used(spec.user_template)
+    known = STEP_NAMESPACES | set(supplied)
+    return [name for name in dict.fromkeys(used) if name not in known]
+
+
+def untrusted_variable_names(variables: Any) -> set[str]:
+    """Names of a step's ``variables`` whose templates read contact-supplied data (an
+    UNTRUSTED_NAMES namespace): their values are the contact's words, not the author's."""
+    names = set()
+    for name, value in (variables or {}).items() if isinstance(variables, Mapping) else ():
+        for text in _template_strings(value):
+            try:
+                heads = {path.split(".", 1)[0] for path in referenced_paths(text)}
+            except TemplateError:
+                continue  # reported by validation; rendering fails on it later
+            if heads & UNTRUSTED_NAMES:
+                names.add(str(name))
+    return names
+
+
+def _template_strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if "{" in value else []
+    if isinstance(value, Mapping):
+        return [text for item in value.values() for text in _template_strings(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _template_strings(item)]
+    return []
+
+
 def generate(
     *,
     spec: PromptSpec,
     variables: Mapping[str, Any],
     user_input: str = "",
     provider: Provider | None = None,
+    untrusted: Collection[str] = (),
     max_attempts: int = 3,
     sleep: Callable[[float], None] = time.sleep,
 ) -> GenerationOutcome:
     """Render ``spec`` with ``variables``, call the provider and return text, parsed JSON and cost.
 
-    The user message is ``spec.user_template`` rendered (``{{input}}`` is ``user_input``), or
-    ``user_input`` verbatim when the prompt has no user template. Transient provider errors are
-    retried up to ``max_attempts`` with exponential backoff and jitter; permanent ones fail at once.
-    Raises GenerationError.
+    ``prepare`` then ``complete``; callers that reserve budget in between (prompts.services)
+    call the two themselves. Raises GenerationError.
+    """
+    prepared = prepare(spec=spec, variables=variables, user_input=user_input, untrusted=untrusted)
+    return complete(prepared, provider=provider, max_attempts=max_attempts, sleep=sleep)
+
+
+def prepare(
+    *,
+    spec: PromptSpec,
+    variables: Mapping[str, Any],
+    user_input: str = "",
+    untrusted: Collection[str] = (),
+) -> PreparedCall:
+    """Render the prompt into the request a provider will get; nothing is sent.
+
+    The system instruction is trusted text: it is rendered without the untrusted values
+    (UNTRUSTED_NAMES plus ``untrusted``, e.g. step variables built from contact fields); each
+    reference to one becomes ``[path: see the user message]`` and its value goes into the user
+    turn. The user turn is ``spec.user_template`` rendered (``{{input}}`` is ``user_input``), or
+    ``user_input`` verbatim. Raises GenerationError for a bad config, a template error or a
+    variable the prompt needs that is not given.
     """
     label = f"prompt {spec.name!r} v{spec.version}"
     try:
@@ -172,17 +253,29 @@ def generate(
     except ValueError as exc:
         raise GenerationError(f"{label}: {exc}") from exc
     context = {USER_INPUT_VARIABLE: user_input, **variables}
-    rendered_system = _render(spec.system_text, context, f"{label}: system text")
+    rendered_system, moved = _render_system(
+        spec.system_text, context, UNTRUSTED_NAMES | set(untrusted), label
+    )
     if spec.user_template:
         rendered_user = _render(spec.user_template, context, f"{label}: user template")
     else:
         rendered_user = user_input
+    missing = missing_variables(spec=spec, supplied=context)  # both texts parsed by now
+    if missing:
+        raise GenerationError(f"{label}: missing variable(s) {', '.join(missing)}")
+    moved = {path: value for path, value in moved.items() if value != rendered_user}
+    if moved:
+        facts = "\n".join(f"{path}: {value}" for path, value in moved.items())
+        rendered_user = f"{facts}\n\n{rendered_user}" if rendered_user else facts
+    max_output = config.get("max_output_tokens") or int(
+        getattr(settings, "STUDIO_AI_MAX_OUTPUT_TOKENS", DEFAULT_MAX_OUTPUT_TOKENS)
+    )
     request = GenerationRequest(
         model=spec.model or DEFAULT_MODEL,
         system_text=rendered_system,
         user_text=rendered_user,
         temperature=config.get("temperature"),
-        max_output_tokens=config.get("max_output_tokens"),
+        max_output_tokens=max_output,
         top_p=config.get("top_p"),
         json_output=config["json_output"],
         response_schema=config.get("response_schema"),
@@ -191,40 +284,142 @@ def generate(
             or getattr(settings, "STUDIO_AI_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
         ),
     )
-    started = time.perf_counter()
-    if provider is None:
-        try:
-            provider = get_provider(spec.provider)
-        except ProviderError as exc:
-            raise GenerationError(f"{label}: {exc}") from exc
-    response, attempts = _call_with_retries(provider, request, label, max_attempts, sleep)
-    cost = cost_for(
-        response.model, response.input_tokens, response.output_tokens, provider=provider.name
-    )
+    return PreparedCall(spec=spec, request=request, label=label)
+
+
+def resolve_provider(prepared: PreparedCall, provider: Provider | None = None) -> Provider:
+    """``provider``, or the prompt's own (the default when it names none); GenerationError."""
+    if provider is not None:
+        return provider
     try:
-        parsed = _parse_json(response.text, label, attempts) if request.json_output else None
+        return get_provider(prepared.spec.provider)
+    except ProviderError as exc:
+        raise GenerationError(f"{prepared.label}: {exc}") from exc
+
+
+def max_cost(prepared: PreparedCall, provider: Provider) -> Decimal:
+    """The most this call can cost (USD): a token per UTF-8 byte of everything sent (no
+    tokenizer makes more), plus every allowed output token. Raises GenerationError on a
+    price that cannot be read."""
+    request = prepared.request
+    sent = request.system_text + request.user_text + json.dumps(request.response_schema or {})
+    input_bound = len(sent.encode()) + REQUEST_OVERHEAD_TOKENS
+    try:
+        return max_cost_for(
+            request.model, input_bound, request.max_output_tokens or 0, provider=provider.name
+        )
+    except PriceError as exc:
+        raise GenerationError(f"{prepared.label}: {exc}") from exc
+
+
+def complete(
+    prepared: PreparedCall,
+    *,
+    provider: Provider | None = None,
+    max_attempts: int = 3,
+    sleep: Callable[[float], None] = time.sleep,
+) -> GenerationOutcome:
+    """Call the provider with retries, price the answer and parse it.
+
+    Transient provider errors are retried up to ``max_attempts`` with exponential backoff and
+    jitter; permanent ones fail at once. A call that was answered (and billed) but is unusable
+    — cut off, blocked, invalid JSON, not matching the response schema, unpriceable — raises
+    GenerationError with ``usage`` set, so the tokens and cost are recorded all the same.
+    """
+    label, request = prepared.label, prepared.request
+    provider = resolve_provider(prepared, provider)
+    started = time.perf_counter()
+    try:
+        response, attempts = _call_with_retries(provider, request, label, max_attempts, sleep)
     except GenerationError as exc:
-        exc.usage = {
-            "model": response.model,
-            "input_tokens": response.input_tokens,
-            "output_tokens": response.output_tokens,
-            "cost": cost,
-        }
+        if isinstance(exc.usage, ProviderResponse):  # answered and billed, but unusable
+            exc.usage, _ = _usage(exc.usage, provider)
+        raise
+    usage, price_problem = _usage(response, provider)
+    try:
+        if price_problem:
+            raise GenerationError(f"{label}: the answer cannot be priced: {price_problem}")
+        parsed = _parse_json(response, request, label, attempts) if request.json_output else None
+    except GenerationError as exc:
+        exc.usage, exc.raw_text, exc.attempts = usage, response.text, attempts
         raise
     return GenerationOutcome(
         text=response.text,
         parsed=parsed,
         input_tokens=response.input_tokens,
         output_tokens=response.output_tokens,
-        cost=cost,
+        thinking_tokens=response.thinking_tokens,
+        cached_tokens=response.cached_tokens,
+        cost=usage["cost"],
         model=response.model,
         provider=response.provider,
         attempts=attempts,
         duration_ms=int((time.perf_counter() - started) * 1000),
-        rendered_system=rendered_system,
-        rendered_user=rendered_user,
+        rendered_system=request.system_text,
+        rendered_user=request.user_text,
         raw=response.raw,
     )
+
+
+def _usage(response: ProviderResponse, provider: Provider) -> tuple[dict[str, Any], str]:
+    """What a StepLog records of a billed answer, and why it cannot be priced ("" if it can;
+    ``cost`` is then None)."""
+    usage: dict[str, Any] = {
+        "model": response.model,
+        "provider": response.provider,
+        "input_tokens": response.input_tokens,
+        "output_tokens": response.output_tokens,
+        "thinking_tokens": response.thinking_tokens,
+        "cached_tokens": response.cached_tokens,
+    }
+    try:
+        usage["cost"] = cost_for(
+            response.model,
+            response.input_tokens,
+            response.output_tokens,
+            cached_tokens=response.cached_tokens,
+            provider=provider.name,
+        )
+    except PriceError as exc:
+        usage["cost"] = None
+        return usage, str(exc)
+    return usage, ""
+
+
+def _render_system(
+    text: str, context: Mapping[str, Any], untrusted: set[str], label: str
+) -> tuple[str, dict[str, str]]:
+    """The system text rendered with trusted values only, and the untrusted values it asked for
+    ({path: value as text}), which belong in the user turn."""
+    where = f"{label}: system text"
+    try:
+        paths = referenced_paths(text)
+    except TemplateError as exc:
+        raise GenerationError(f"{where}: {exc}") from exc
+    trusted = {name: value for name, value in context.items() if name not in untrusted}
+    moved: dict[str, str] = {}
+    for path in paths:
+        if path.split(".", 1)[0] not in untrusted:
+            continue
+        moved[path] = _as_text(render_value("{{ " + path + " }}", context))
+        _place(trusted, path.split("."), f"[{path}: see the user message]")
+    return _render(text, trusted, where), moved
+
+
+def _place(target: dict[str, Any], bits: list[str], placeholder: str) -> None:
+    """Put ``placeholder`` at a dotted path in plain nested dicts (a shorter path wins)."""
+    for bit in bits[:-1]:
+        child = target.setdefault(bit, {})
+        if not isinstance(child, dict):
+            return
+        target = child
+    target.setdefault(bits[-1], placeholder)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _render(text: str, context: Mapping[str, Any], where: str) -> str:
@@ -256,7 +451,11 @@ def _call_with_retries(
             return provider.generate(request), attempt
         except ProviderError as exc:
             if not exc.transient:
-                raise GenerationError(f"{label}: {exc}", attempts=attempt) from exc
+                raise GenerationError(
+                    f"{label}: {exc}",
+                    attempts=attempt,
+                    usage=exc.usage,  # type: ignore[arg-type]
+                ) from exc
             if attempt == attempts:
                 raise GenerationError(
                     f"{label}: {exc} (gave up after {attempt} attempts)",
@@ -282,12 +481,26 @@ def strip_code_fence(text: str) -> str:
     return match.group(1) if match else text
 
 
-def _parse_json(text: str, label: str, attempts: int) -> Any:
+def _parse_json(
+    response: ProviderResponse, request: GenerationRequest, label: str, attempts: int
+) -> Any:
+    cut = ""
+    if response.finish_reason in CUT_OFF:
+        cut = " (the answer was cut off at the token limit)"
     try:
-        return json.loads(strip_code_fence(text))
+        parsed = json.loads(strip_code_fence(response.text))
     except ValueError as exc:
         raise GenerationError(
-            f"{label}: model returned invalid JSON: {exc}",
-            raw_text=text,
+            f"{label}: model returned invalid JSON{cut}: {exc}",
+            raw_text=response.text,
             attempts=attempts,
         ) from exc
+    if request.response_schema:
+        problem = schema_mismatch(parsed, request.response_schema)
+        if problem:
+            raise GenerationError(
+                f"{label}: model's JSON does not match the response schema: {problem}",
+                raw_text=response.text,
+                attempts=attempts,
+            )
+    return parsed

@@ -54,3 +54,28 @@ class Prompt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+
+class AiBudget(models.Model):
+    """A tenant's AI spend in one of its calendar months: the hard cost cap's ledger row.
+
+    Every paid call first reserves its most possible cost here under a row lock
+    (``prompts.budget``) and settles the real cost after, so concurrent calls cannot all slip
+    under the cap at once. ``spent`` starts from the month's StepLogs when the row is created.
+    """
+
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="ai_budgets")
+    month = models.DateField(help_text="First day of the month, in the tenant's time zone")
+    spent = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    reserved = models.DecimalField(
+        max_digits=14, decimal_places=6, default=0, help_text="Held by calls in flight (USD)"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "month"], name="ai_budget_unique_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"AI budget {self.month:%Y-%m}"

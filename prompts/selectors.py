@@ -1,7 +1,9 @@
 """Reads on AI usage: tokens and cost from the StepLog, by day, workflow and prompt.
 
-Every AI call, from a workflow step or from "try it", writes a StepLog with a model name, so the
-StepLog is the one ledger; months and days are the tenant's own (its time zone).
+Every AI call that reached a model, from a workflow step or from "try it", writes a StepLog with a
+model name (a call stopped before sending names none), so the StepLog is the one ledger; months
+and days are the tenant's own (its time zone). Output tokens include thinking tokens, which are
+also summed on their own, as are cached prompt tokens.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ _TOTALS = {
     "calls": Count("id"),
     "input_tokens": Coalesce(Sum("input_tokens"), 0),
     "output_tokens": Coalesce(Sum("output_tokens"), 0),
+    "thinking_tokens": Coalesce(Sum("thinking_tokens"), 0),
+    "cached_tokens": Coalesce(Sum("cached_tokens"), 0),
     "cost": Coalesce(Sum("cost"), Value(ZERO), output_field=DecimalField()),
 }
 

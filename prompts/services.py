@@ -7,8 +7,7 @@ a StepLog's prompt id always points at the text that was actually sent.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -17,18 +16,54 @@ from django.db.models import Max
 from django.utils import timezone
 
 from crm.models import Tenant
+from engine.definition.problems import Severity
+from engine.definition.validation import PromptUse, untrusted_warning
 from engine.language.templating import TemplateError, referenced_paths
+from prompts.budget import (
+    CostCapReached,
+    budget_reserve,
+    budget_settle,
+    cost_cap_check,
+    usd,
+)
 from prompts.generation import (
+    UNTRUSTED_NAMES,
     GenerationError,
     GenerationOutcome,
     PromptSpec,
-    generate,
+    complete,
+    max_cost,
+    missing_variables,
     normalize_generation_config,
+    prepare,
+    resolve_provider,
     undeclared_variables,
+    untrusted_variable_names,
 )
 from prompts.models import DEFAULT_MODEL, Prompt
-from prompts.selectors import month_bounds, month_cost
+from prompts.providers import Provider
 from workflows.models import StepLog
+
+__all__ = [
+    "CostCapReached",
+    "PromptInvalid",
+    "PromptNotFound",
+    "ai_call",
+    "cost_cap_check",
+    "prompt_activate",
+    "prompt_archive",
+    "prompt_check_variables",
+    "prompt_create",
+    "prompt_new_version",
+    "prompt_resolve",
+    "prompt_spec",
+    "prompt_step_problems",
+    "prompt_try",
+    "prompt_untrusted_references",
+    "prompt_validate",
+    "usage_log_fields",
+    "usd",
+]
 
 EDITABLE_FIELDS = frozenset(
     {
@@ -50,10 +85,6 @@ class PromptInvalid(ValueError):
 
 class PromptNotFound(LookupError):
     """No usable prompt under that name (and version) in the tenant's library."""
-
-
-class CostCapReached(Exception):
-    """The tenant's monthly AI cost cap is spent; AI calls fail until the month turns."""
 
 
 def prompt_validate(prompt: Prompt) -> None:
@@ -204,24 +235,132 @@ def prompt_check_variables(prompt: Prompt) -> list[str]:
     return undeclared_variables(spec=prompt_spec(prompt))
 
 
-def cost_cap_check(*, tenant_id: int, now: datetime | None = None) -> None:
-    """Raise CostCapReached when this month's AI spend has reached the tenant's cap."""
-    tenant = Tenant.objects.only("ai_monthly_cost_cap", "timezone").get(pk=tenant_id)
-    cap = tenant.ai_monthly_cost_cap
-    if cap is None:
-        return
-    start, _ = month_bounds(tenant=tenant, now=now)
-    spent = month_cost(tenant=tenant, now=now)
-    if spent >= cap:
-        raise CostCapReached(
-            f"AI cost cap of {usd(cap)} for {start:%B %Y} reached ({usd(spent)} spent)"
+def prompt_untrusted_references(prompt: Prompt | PromptSpec) -> list[str]:
+    """Paths in the system text that a contact or its events supply (``contact.*``,
+    ``trigger.*``, ``steps.*``, ``input``): they are sent in the user turn instead, so the
+    author should move them to the user template. Empty when the prompt follows the rule."""
+    text = prompt.system_prompt_text if isinstance(prompt, Prompt) else prompt.system_text
+    try:
+        paths = referenced_paths(text)
+    except TemplateError:
+        return []
+    return [path for path in paths if path.split(".", 1)[0] in UNTRUSTED_NAMES]
+
+
+def prompt_step_problems(*, tenant: Tenant | int, use: PromptUse) -> list[tuple[Severity, str]]:
+    """What publishing must know about an ``ai_prompt`` step's prompt, as (severity, message).
+
+    Errors: no such prompt, only drafts (or only archived versions) when no version is pinned,
+    a pinned version that does not exist or is archived, variables the prompt's texts use that
+    the step does not supply. Warnings: a pinned draft, a system text that reads
+    contact-supplied values. Every message names the step, the prompt and the version.
+    """
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    versions = list(Prompt.objects.filter(tenant_id=tenant_id, name=use.name).order_by("-version"))
+    where = f"step '{use.step_id}': prompt '{use.name}'"
+    if not versions:
+        missing = f"step '{use.step_id}': no prompt '{use.name}' in the prompt library"
+        return [(Severity.ERROR, missing)]
+    if use.version is None:
+        prompt = next((p for p in versions if p.status == Prompt.Status.ACTIVE), None)
+        if prompt is None:
+            return [(Severity.ERROR, f"{where} has no active version: {_statuses(versions)}")]
+    else:
+        prompt = next((p for p in versions if p.version == use.version), None)
+        if prompt is None:
+            known = ", ".join(str(p.version) for p in reversed(versions))
+            return [(Severity.ERROR, f"{where} has no version {use.version} (versions: {known})")]
+        if prompt.status == Prompt.Status.ARCHIVED:
+            return [
+                (
+                    Severity.ERROR,
+                    f"{where} version {use.version} is archived: every run would fail; pin "
+                    "an active version or leave version out for the latest active one",
+                )
+            ]
+    label = f"{where} version {prompt.version}"
+    problems: list[tuple[Severity, str]] = []
+    if prompt.status == Prompt.Status.DRAFT:
+        problems.append((Severity.WARNING, f"{label} is a draft"))
+    try:
+        missing = missing_variables(spec=prompt_spec(prompt), supplied=use.variables)
+    except TemplateError as exc:
+        return [(Severity.ERROR, f"{label}: {exc}")]
+    if missing:
+        problems.append(
+            (
+                Severity.ERROR,
+                f"{label} needs variable(s) {', '.join(missing)} that the step does not "
+                "supply: add them under config.variables",
+            )
         )
+    untrusted = untrusted_variable_names(use.variables)
+    reads = [
+        path
+        for path in referenced_paths(prompt.system_prompt_text)
+        if path.split(".", 1)[0] in UNTRUSTED_NAMES | untrusted
+    ]
+    if reads:
+        problems.append((Severity.WARNING, f"{label}: {untrusted_warning(use.step_id, reads)}"))
+    return problems
 
 
-def usd(amount: Decimal) -> str:
-    """Dollars with cents, or with every significant digit for sub-cent amounts ($0.0008)."""
-    cents = amount.quantize(Decimal("0.01"))
-    return f"${cents}" if cents == amount else f"${amount.normalize():f}"
+def _statuses(versions: list[Prompt]) -> str:
+    drafts = [p.version for p in versions if p.status == Prompt.Status.DRAFT]
+    if len(drafts) == len(versions):
+        listed = ", ".join(str(v) for v in reversed(drafts))
+        return f"only a draft exists (version {listed}); activate it before publishing"
+    listed = ", ".join(f"{p.version} {p.status}" for p in reversed(versions))
+    return f"versions: {listed}; activate one before publishing"
+
+
+def ai_call(
+    *,
+    tenant_id: int,
+    spec: PromptSpec,
+    variables: Mapping[str, Any],
+    user_input: str = "",
+    untrusted: Collection[str] = (),
+    provider: Provider | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> GenerationOutcome:
+    """The one path of every paid AI call (workflow steps, dry-runs with a live provider, try-it).
+
+    Renders the prompt, reserves the call's most possible cost on the tenant's monthly budget
+    (``prompts.budget``: a row lock, so the cap holds under concurrency), calls the provider,
+    and settles the real cost: the answer's, the usage of an unusable answer, or nothing when no
+    answer came. Raises CostCapReached before anything is sent, or GenerationError (whose
+    ``usage`` is set when the model answered and was paid).
+    """
+    prepared = prepare(spec=spec, variables=variables, user_input=user_input, untrusted=untrusted)
+    provider = resolve_provider(prepared, provider)
+    reservation = budget_reserve(tenant_id=tenant_id, amount=max_cost(prepared, provider))
+    cost: Decimal | None = None  # unknown until settled: a crash keeps the held amount spent
+    try:
+        outcome = complete(prepared, provider=provider, sleep=sleep)
+        cost = outcome.cost
+        return outcome
+    except GenerationError as exc:
+        cost = exc.usage.get("cost") if exc.usage else Decimal(0)
+        raise
+    finally:
+        budget_settle(reservation, cost)
+
+
+def usage_log_fields(usage: Mapping[str, Any] | GenerationOutcome) -> dict[str, Any]:
+    """The StepLog fields of a billed call, from an outcome or a GenerationError's ``usage``."""
+    get = usage.get if isinstance(usage, Mapping) else lambda name: getattr(usage, name)
+    tokens_in, tokens_out = get("input_tokens") or 0, get("output_tokens") or 0
+    cost = get("cost")
+    return {
+        "model_name": get("model") or "",
+        "input_tokens": tokens_in,
+        "output_tokens": tokens_out,
+        "thinking_tokens": get("thinking_tokens") or 0,
+        "cached_tokens": get("cached_tokens") or 0,
+        "token_usage": tokens_in + tokens_out,
+        "cost": None if cost is None else Decimal(cost),
+    }
 
 
 def prompt_try(
@@ -229,7 +368,9 @@ def prompt_try(
 ) -> StepLog:
     """Run ``prompt`` with sample variables and log it like a step (no workflow, no enrollment).
 
-    Failures (cost cap, provider errors, invalid JSON) are logged as a failed StepLog, not raised.
+    Goes through ``ai_call`` like a step, so the usage of an unusable answer is kept and a call
+    the cap stopped (nothing sent) names no model and is not counted as a call. Failures are
+    logged as a failed StepLog, not raised.
     """
     now = timezone.now()
     started = time.perf_counter()
@@ -241,30 +382,32 @@ def prompt_try(
         step_name=f"Try it: {prompt}"[:255],
         triggering_object_id=f"user:{user.pk}" if user is not None else "",
         input_context={"variables": dict(variables), "user_input": user_input},
-        model_name=prompt.model_name,
         started_at=now,
     )
     try:
-        cost_cap_check(tenant_id=prompt.tenant_id, now=now)
-        outcome = generate(spec=prompt_spec(prompt), variables=variables, user_input=user_input)
+        outcome = ai_call(
+            tenant_id=prompt.tenant_id,
+            spec=prompt_spec(prompt),
+            variables=variables,
+            user_input=user_input,
+        )
     except (CostCapReached, GenerationError) as exc:
         log.status = StepLog.Status.FAILED
         log.error_message = str(exc)
         log.raw_output = getattr(exc, "raw_text", None)
+        usage = getattr(exc, "usage", None)
+        if usage:  # the model answered and was paid: its usage counts like a step's
+            for name, value in usage_log_fields(usage).items():
+                setattr(log, name, value)
     else:
-        _fill_from_outcome(log, outcome)
+        log.status = StepLog.Status.SUCCEEDED
+        log.raw_output = outcome.text
+        log.parsed_output = {"result": outcome.text, "parsed": outcome.parsed}
+        log.input_context["system"] = outcome.rendered_system
+        log.input_context["user"] = outcome.rendered_user
+        for name, value in usage_log_fields(outcome).items():
+            setattr(log, name, value)
     log.duration_ms = int((time.perf_counter() - started) * 1000)
     log.finished_at = timezone.now()
     log.save()
     return log
-
-
-def _fill_from_outcome(log: StepLog, outcome: GenerationOutcome) -> None:
-    log.status = StepLog.Status.SUCCEEDED
-    log.raw_output = outcome.text
-    log.parsed_output = {"result": outcome.text, "parsed": outcome.parsed}
-    log.model_name = outcome.model
-    log.input_tokens = outcome.input_tokens
-    log.output_tokens = outcome.output_tokens
-    log.token_usage = outcome.input_tokens + outcome.output_tokens
-    log.cost = Decimal(outcome.cost)

@@ -247,7 +247,10 @@ class StepLog(TenantLinkedModel):
     next_step = models.CharField(max_length=100, blank=True)
     model_name = models.CharField(max_length=100, blank=True)
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # Output tokens include thinking; thinking and cached (prompt) tokens are also kept apart.
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    thinking_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cached_tokens = models.PositiveIntegerField(null=True, blank=True)
     token_usage = models.PositiveIntegerField(null=True, blank=True)
     cost = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True)
     started_at = models.DateTimeField()

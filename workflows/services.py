@@ -27,6 +27,7 @@ from engine.definition import (
     validate_definition,
 )
 from prompts.models import Prompt
+from prompts.services import prompt_step_problems
 
 from .models import Workflow, WorkflowStep, WorkflowVersion
 from .signals import workflow_changed
@@ -56,14 +57,9 @@ class ImportResult:
 def validation_context(*, tenant: Tenant) -> ValidationContext:
     """What exists in this tenant, so references to prompts and assets can be checked."""
 
-    def prompt_exists(name: str, version: int | None) -> bool:
-        prompts = Prompt.objects.filter(tenant=tenant, name=name)
-        if version is not None:
-            return prompts.filter(version=version).exists()
-        return prompts.filter(status=Prompt.Status.ACTIVE).exists()
-
     return ValidationContext(
-        prompt_exists=prompt_exists,
+        # The prompt library checks what an ai_prompt step will need (version, variables).
+        prompt_check=lambda use: prompt_step_problems(tenant=tenant, use=use),
         template_slugs=set(
             EmailTemplate.objects.filter(tenant=tenant).values_list("slug", flat=True)
         ),

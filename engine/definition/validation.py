@@ -34,6 +34,9 @@ NAMESPACES = (
     "templates",
     "voicemails",
 )
+# Namespaces whose values a contact wrote or caused (its fields, the event, earlier answers and
+# webhook replies built from them): never trusted as instructions to an AI model (docs/ai.md).
+UNTRUSTED_NAMESPACES = frozenset({"contact", "trigger", "steps"})
 DEFAULT_CONTACT_FIELDS = frozenset(
     {
         "id",
@@ -63,10 +66,26 @@ ASSET_FIELDS = {
 
 
 @dataclass(frozen=True)
+class PromptUse:
+    """What an ``ai_prompt`` step asks of the prompt library: the prompt by name, a pinned
+    version (None: the latest active), and the step's ``variables`` as written."""
+
+    step_id: str
+    name: str
+    version: int | None
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ValidationContext:
-    """What the tenant has; a None check is skipped (e.g. validating a file with no database)."""
+    """What the tenant has; a None check is skipped (e.g. validating a file with no database).
+
+    ``prompt_check`` returns the problems of one PromptUse as (severity, message) pairs; when
+    it is not given, ``prompt_exists`` (name, version) -> bool is the simpler check.
+    """
 
     prompt_exists: Callable[[str, int | None], bool] | None = None
+    prompt_check: Callable[[PromptUse], list[tuple[Severity, str]]] | None = None
     template_slugs: set[str] | None = None
     voicemail_slugs: set[str] | None = None
     contact_fields: frozenset[str] = DEFAULT_CONTACT_FIELDS
@@ -237,14 +256,43 @@ class _Checker:
             value = getattr(step.config, name, None) if step.type == kind else None
             if isinstance(value, str) and value and not templating.has_template_syntax(value):
                 self.check_asset(f"{base}.config.{name}", namespace, value)
-        prompt_exists = self.ctx.prompt_exists
-        if step.type != "ai_prompt" or prompt_exists is None:
+        if step.type == "ask_ai":
+            self.check_instruction(f"{base}.config.prompt", step)
+        if step.type != "ai_prompt":
             return
         name, version = step.config.prompt, step.config.version  # type: ignore[attr-defined]
-        if templating.has_template_syntax(name) or prompt_exists(name, version):
+        if templating.has_template_syntax(name):
+            return
+        if self.ctx.prompt_check is not None:
+            use = PromptUse(step.id, name, version, dict(step.config.variables))  # type: ignore[attr-defined]
+            for severity, message in self.ctx.prompt_check(use):
+                self.add(f"{base}.config.prompt", message, severity)
+            return
+        if self.ctx.prompt_exists is None or self.ctx.prompt_exists(name, version):
             return
         label = f"'{name}' version {version}" if version else f"'{name}'"
         self.add(f"{base}.config.prompt", f"no prompt {label} in the prompt library")
+
+    def check_instruction(self, path: str, step: Step) -> None:
+        """An ask_ai question is the system instruction: contact-supplied values it reads are
+        sent in the user turn instead (docs/ai.md), which the author should know."""
+        text = step.config.prompt  # type: ignore[attr-defined]
+        try:
+            refs = templating.referenced_paths(text) if templating.has_template_syntax(text) else []
+        except templating.TemplateError:
+            return  # reported by check_template
+        untrusted = [ref for ref in refs if ref.partition(".")[0] in UNTRUSTED_NAMESPACES]
+        if untrusted:
+            self.add(path, untrusted_warning(step.id, untrusted), Severity.WARNING)
+
+
+def untrusted_warning(step_id: str, paths: list[str]) -> str:
+    """The warning for an instruction that reads contact-supplied ``paths``."""
+    return (
+        f"step '{step_id}': the instruction reads {', '.join(paths)}, text that comes from the "
+        "contact or its events; such text is sent to the model in the user turn, never in the "
+        "instruction, which shows a pointer to it instead"
+    )
 
 
 def validate_definition(

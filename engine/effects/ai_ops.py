@@ -1,15 +1,16 @@
 """AI calls as steps make them (``ctx.services.ai``): cost cap, exactly-once payment, outcome.
 
-``LiveAi`` checks the tenant's monthly cost cap, calls the generation service and stores the
+``LiveAi`` calls ``prompts.services.ai_call`` — the one accounting path, shared with try-it: it
+reserves the call's cost on the tenant's budget, calls the model and settles — and stores the
 outcome through ``perform_once`` (kind ``"ai"``), so a re-run of a finished step reuses the answer
-instead of paying twice. ``DryRunAi`` is its twin for dry-runs: the offline provider by default,
-nothing stored.
+instead of paying twice. ``DryRunAi`` is its twin for dry-runs: the offline provider by default
+(free, no budget), nothing stored.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from engine.effects.idempotency import perform_once
 from prompts.generation import GenerationError, GenerationOutcome, PromptSpec, generate
 from prompts.providers import Provider, ProviderError, get_provider
-from prompts.services import CostCapReached, cost_cap_check
+from prompts.services import CostCapReached, ai_call
 
 AI_KIND = "ai"
 
@@ -54,6 +55,8 @@ class AiOutcome:
     duration_ms: int
     rendered_system: str = ""
     rendered_user: str = ""
+    thinking_tokens: int = 0
+    cached_tokens: int = 0
     replayed: bool = False
 
     @classmethod
@@ -70,6 +73,8 @@ class AiOutcome:
             duration_ms=outcome.duration_ms,
             rendered_system=outcome.rendered_system,
             rendered_user=outcome.rendered_user,
+            thinking_tokens=outcome.thinking_tokens,
+            cached_tokens=outcome.cached_tokens,
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -81,21 +86,43 @@ class AiOutcome:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], *, replayed: bool) -> AiOutcome:
+        # Records stored before thinking and cached tokens were kept lack them: 0 then.
         return cls(**{**record, "cost": Decimal(str(record["cost"])), "replayed": replayed})
 
 
 def _call(
     *,
+    tenant_id: int | None,
     spec: PromptSpec,
     variables: Mapping[str, Any],
     user_input: str,
+    untrusted: Collection[str],
     provider: Provider | None,
     sleep: Callable[[float], None],
 ) -> AiOutcome:
+    """A paid call through ``ai_call`` (budget held), or a free one without a tenant's budget."""
     try:
-        outcome = generate(
-            spec=spec, variables=variables, user_input=user_input, provider=provider, sleep=sleep
-        )
+        if tenant_id is None:
+            outcome = generate(
+                spec=spec,
+                variables=variables,
+                user_input=user_input,
+                untrusted=untrusted,
+                provider=provider,
+                sleep=sleep,
+            )
+        else:
+            outcome = ai_call(
+                tenant_id=tenant_id,
+                spec=spec,
+                variables=variables,
+                user_input=user_input,
+                untrusted=untrusted,
+                provider=provider,
+                sleep=sleep,
+            )
+    except CostCapReached as exc:
+        raise AiCallFailed(str(exc)) from exc
     except GenerationError as exc:
         raise AiCallFailed(
             str(exc), transient=exc.transient, raw_text=exc.raw_text, usage=exc.usage
@@ -128,18 +155,19 @@ class LiveAi:
         key: str | None = None,
         enrollment_id: int | None = None,
         step_id: str = "",
+        untrusted: Collection[str] = (),
     ) -> AiOutcome:
-        """Answer ``spec`` once per ``key``; raises AiCallFailed (the cost cap is permanent)."""
+        """Answer ``spec`` once per ``key``; raises AiCallFailed (the cost cap is permanent).
+
+        ``untrusted`` names variables built from contact data (kept out of the system text)."""
 
         def action() -> dict[str, Any]:
-            try:
-                cost_cap_check(tenant_id=self.tenant_id)
-            except CostCapReached as exc:
-                raise AiCallFailed(str(exc)) from exc
             outcome = _call(
+                tenant_id=self.tenant_id,
                 spec=spec,
                 variables=variables,
                 user_input=user_input,
+                untrusted=untrusted,
                 provider=self.provider,
                 sleep=self.sleep,
             )
@@ -176,21 +204,20 @@ class DryRunAi:
         key: str | None = None,
         enrollment_id: int | None = None,
         step_id: str = "",
+        untrusted: Collection[str] = (),
     ) -> AiOutcome:
-        """Answer ``spec`` without storing anything; a paid provider still respects the cap."""
+        """Answer ``spec`` without storing anything; a paid provider goes through the budget."""
         try:
             provider = get_provider(self.provider_name or spec.provider)
         except ProviderError as exc:
             raise AiCallFailed(f"prompt {spec.name!r}: {exc}") from exc
-        if provider.name != "offline" and self.tenant_id is not None:
-            try:
-                cost_cap_check(tenant_id=self.tenant_id)
-            except CostCapReached as exc:
-                raise AiCallFailed(str(exc)) from exc
+        paid = provider.name != "offline"
         return _call(
+            tenant_id=self.tenant_id if paid else None,
             spec=spec,
             variables=variables,
             user_input=user_input,
+            untrusted=untrusted,
             provider=provider,
             sleep=time.sleep,
         )

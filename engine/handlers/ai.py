@@ -3,6 +3,8 @@
 The answer lands in ``steps.<id>.result`` (text) and ``steps.<id>.parsed`` (JSON when the prompt
 asks for JSON). Variables are values: the prompt text is rendered once, by the generation
 service, and the model's output is stored as data — never rendered, evaluated or fetched.
+Text a contact wrote (contact fields, the trigger, earlier steps, and step variables built from
+them) reaches the model in the user turn, never in the system instruction (docs/ai.md).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from django.conf import settings
 
 from engine.effects.ai_ops import AiCallFailed, AiOutcome
 from engine.handlers.base import StepContext, StepFailed, StepHandler, StepResult, register
-from prompts.generation import PromptSpec
+from prompts.generation import PromptSpec, untrusted_variable_names
 from prompts.models import DEFAULT_MODEL
-from prompts.services import PromptNotFound, prompt_resolve, prompt_spec
+from prompts.services import PromptNotFound, prompt_resolve, prompt_spec, usage_log_fields
 
 # The namespaces a prompt text may read, besides its own variables.
 NAMESPACES = ("contact", "trigger", "steps", "workflow", "enrollment", "now")
@@ -68,16 +70,14 @@ def run_generation(
             key=None if ctx.dry_run else ctx.idempotency_key(step_id),
             enrollment_id=ctx.enrollment_id,
             step_id=step_id,
+            untrusted=untrusted_variable_names((step.get("config") or {}).get("variables")),
         )
     except AiCallFailed as exc:
         kept = {"result": exc.raw_text} if exc.raw_text is not None else {}
         usage = None
         if exc.usage:  # the model answered: its tokens and cost count even though we fail
             usage = {
-                "model_name": exc.usage.get("model", ""),
-                "input_tokens": exc.usage.get("input_tokens"),
-                "output_tokens": exc.usage.get("output_tokens"),
-                "cost": exc.usage.get("cost"),
+                **usage_log_fields(exc.usage),
                 "prompt_id": prompt_id,
                 "raw_output": exc.raw_text,
             }
@@ -86,6 +86,8 @@ def run_generation(
     cost = Decimal(0) if outcome.replayed else outcome.cost
     tokens_in = 0 if outcome.replayed else outcome.input_tokens
     tokens_out = 0 if outcome.replayed else outcome.output_tokens
+    thinking = 0 if outcome.replayed else outcome.thinking_tokens
+    cached = 0 if outcome.replayed else outcome.cached_tokens
     output = {
         "result": outcome.text,
         "parsed": outcome.parsed,
@@ -93,6 +95,8 @@ def run_generation(
         "provider": outcome.provider,
         "input_tokens": outcome.input_tokens,
         "output_tokens": outcome.output_tokens,
+        "thinking_tokens": outcome.thinking_tokens,
+        "cached_tokens": outcome.cached_tokens,
         "cost": str(outcome.cost),
     }
     if outcome.replayed:
@@ -110,6 +114,8 @@ def run_generation(
         model_name=outcome.model,
         input_tokens=tokens_in,
         output_tokens=tokens_out,
+        thinking_tokens=thinking,
+        cached_tokens=cached,
         cost=cost,
         prompt_id=prompt_id,
     )
@@ -153,7 +159,9 @@ class AskAiHandler(StepHandler):
         if not isinstance(text, str) or not text.strip():
             raise StepFailed("config.prompt must be the question or instruction to ask")
         hint = CHANNEL_HINTS.get(str(config.get("channel") or "").lower())
-        # The hint is plain text appended to the template, never a value inserted into it.
+        # The hint is plain text appended to the template, never a value inserted into it. The
+        # question is staff-written and goes in the system instruction; the contact fields it
+        # reads are moved to the user turn by the generation service.
         system_text = f"{text}\n\n{hint}" if hint else text
         default_model = getattr(settings, "STUDIO_AI_DEFAULT_MODEL", "") or DEFAULT_MODEL
         spec = PromptSpec(

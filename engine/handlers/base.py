@@ -46,7 +46,9 @@ class StepResult:
     parsed_output: Any = None
     model_name: str = ""
     input_tokens: int | None = None
-    output_tokens: int | None = None
+    output_tokens: int | None = None  # billed as output: the answer plus thinking tokens
+    thinking_tokens: int | None = None
+    cached_tokens: int | None = None
     cost: Decimal | None = None
     prompt_id: int | None = None
 

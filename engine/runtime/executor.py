@@ -326,6 +326,8 @@ def write_logs(enrollment: Enrollment, logs: list[LogEntry]) -> None:
                 model_name=entry.model_name,
                 input_tokens=entry.input_tokens,
                 output_tokens=entry.output_tokens,
+                thinking_tokens=entry.thinking_tokens,
+                cached_tokens=entry.cached_tokens,
                 token_usage=_total_tokens(entry),
                 cost=entry.cost,
                 prompt_id=entry.prompt_id,

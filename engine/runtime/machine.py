@@ -77,6 +77,8 @@ class LogEntry:
     model_name: str = ""
     input_tokens: int | None = None
     output_tokens: int | None = None
+    thinking_tokens: int | None = None
+    cached_tokens: int | None = None
     cost: Decimal | None = None
     prompt_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -271,6 +273,8 @@ def _entry_from_result(step, result: StepResult, now, visit, attempt, started) -
         model_name=result.model_name,
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
+        thinking_tokens=result.thinking_tokens,
+        cached_tokens=result.cached_tokens,
         cost=result.cost,
         prompt_id=result.prompt_id,
     )

@@ -17,6 +17,7 @@ from prompts.providers.base import (
     ProviderTimeout,
     is_transient_status,
     scrub,
+    scrub_value,
     short,
 )
 
@@ -85,7 +86,8 @@ class GeminiProvider:
                 config=self._config(request),
             )
         except genai_errors.APIError as exc:
-            raise self._api_error(exc) from exc
+            # from None: the SDK's exception carries the unscrubbed body, keep it off tracebacks.
+            raise self._api_error(exc) from None
         except _TIMEOUTS as exc:
             raise ProviderTimeout(
                 f"gemini did not answer within {request.timeout_seconds:g}s (model {request.model})"
@@ -95,47 +97,106 @@ class GeminiProvider:
                 f"gemini could not be reached: {type(exc).__name__}: "
                 f"{scrub(str(exc), self.api_key)}",
                 transient=True,
-            ) from exc
+            ) from None
         except ValueError as exc:  # an unparsable body (JSON or schema validation)
             raise ProviderError(
                 f"malformed response from gemini: {short(scrub(str(exc), self.api_key))}",
                 transient=False,
-            ) from exc
+            ) from None
         finally:
             client.close()
         return self._to_response(response, request)
 
     def _api_error(self, exc: genai_errors.APIError) -> ProviderError:
-        message = short(scrub(str(exc.message or exc.status or "no message"), self.api_key))
+        # Every field of the error (status, message, details) may echo the key: the whole
+        # message is scrubbed after it is put together, and so are the details kept.
+        text = f"gemini returned {exc.code} {exc.status or ''}: {exc.message or 'no message'}"
         return ProviderError(
-            f"gemini returned {exc.code} {exc.status or ''}: {message}",
+            short(scrub(text, self.api_key)),
             transient=is_transient_status(exc.code),
             status=exc.code,
             retry_after=_retry_delay(exc.details),
+            details=scrub_value(exc.details, self.api_key),
         )
 
     def _to_response(
         self, response: types.GenerateContentResponse, request: GenerationRequest
     ) -> ProviderResponse:
-        if not response.candidates:
-            raise ProviderError("malformed response from gemini: no candidates", transient=False)
-        text = response.text
-        if text is None:
-            reason = response.candidates[0].finish_reason
-            raise ProviderError(
-                "malformed response from gemini: the candidate has no text "
-                f"(finish reason {reason})",
-                transient=False,
-            )
-        usage = response.usage_metadata
-        return ProviderResponse(
-            text=text,
-            input_tokens=(usage.prompt_token_count or 0) if usage else 0,
-            output_tokens=(usage.candidates_token_count or 0) if usage else 0,
+        answer = ProviderResponse(
+            text="",
             model=response.model_version or request.model,
             provider=self.name,
             raw=response.model_dump(mode="json", exclude_none=True, exclude={"sdk_http_response"}),
+            **_usage(response.usage_metadata),
         )
+        feedback = response.prompt_feedback
+        if feedback is not None and feedback.block_reason:
+            raise ProviderError(
+                f"gemini blocked the prompt ({_name(feedback.block_reason)}"
+                f"{_blocked_categories(feedback.safety_ratings)})"
+                + (f": {feedback.block_reason_message}" if feedback.block_reason_message else ""),
+                usage=answer,
+            )
+        if not response.candidates:
+            raise ProviderError(
+                "malformed response from gemini: no candidates", transient=False, usage=answer
+            )
+        candidate = response.candidates[0]
+        answer.finish_reason = _name(candidate.finish_reason)
+        text = response.text
+        if not text:
+            raise ProviderError(_no_text(answer, candidate, request), usage=answer)
+        answer.text = text
+        return answer
+
+
+def _name(value: Any) -> str:
+    """An SDK enum (or plain string) as the provider's upper-case name."""
+    return str(getattr(value, "value", value) or "")
+
+
+def _usage(usage: types.GenerateContentResponseUsageMetadata | None) -> dict[str, int]:
+    """Billed tokens: candidates exclude thoughts, so output is candidates + thoughts; the
+    prompt count already includes the cached part."""
+    if usage is None:
+        return {"input_tokens": 0, "output_tokens": 0}
+    thinking = usage.thoughts_token_count or 0
+    return {
+        "input_tokens": usage.prompt_token_count or 0,
+        "output_tokens": (usage.candidates_token_count or 0) + thinking,
+        "thinking_tokens": thinking,
+        "cached_tokens": usage.cached_content_token_count or 0,
+    }
+
+
+def _blocked_categories(ratings: list[types.SafetyRating] | None) -> str:
+    names = [_name(r.category) for r in ratings or [] if r.blocked and r.category]
+    return f": {', '.join(names)}" if names else ""
+
+
+def _no_text(
+    answer: ProviderResponse, candidate: types.Candidate, request: GenerationRequest
+) -> str:
+    reason = answer.finish_reason
+    if reason == "MAX_TOKENS":
+        thinking = f", {answer.thinking_tokens} of them thinking" if answer.thinking_tokens else ""
+        return (
+            "gemini cut the answer off at the token limit before any text "
+            f"(max_output_tokens {request.max_output_tokens}; {answer.output_tokens} output "
+            f"tokens used{thinking}): raise max_output_tokens or lower the thinking budget"
+        )
+    if reason in _WITHHELD:
+        return (
+            f"gemini withheld the answer (finish reason {reason}"
+            f"{_blocked_categories(candidate.safety_ratings)})"
+        )
+    return f"malformed response from gemini: the candidate has no text (finish reason {reason})"
+
+
+# Finish reasons meaning the answer was filtered rather than broken.
+_WITHHELD = frozenset(
+    {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
+)
 
 
 def _retry_delay(details: Any) -> float | None:

@@ -14,6 +14,7 @@ from prompts.providers.base import (
     ProviderTimeout,
     is_transient_status,
     scrub,
+    scrub_value,
     short,
 )
 
@@ -70,50 +71,84 @@ class OpenAICompatibleProvider:
         )
         try:
             completion = client.chat.completions.create(**self._arguments(request))
-        except openai.APITimeoutError as exc:
+        except openai.APITimeoutError:
             raise ProviderTimeout(
                 f"{self.name} did not answer within {request.timeout_seconds:g}s "
                 f"(model {request.model})"
-            ) from exc
-        except openai.APIConnectionError as exc:
+            ) from None
+        except openai.APIConnectionError:
             raise ProviderError(
-                f"{self.name} could not be reached at {self.base_url}", transient=True
-            ) from exc
+                f"{self.name} could not be reached at {scrub(self.base_url, self.api_key)}",
+                transient=True,
+            ) from None
         except openai.APIStatusError as exc:
-            message = short(scrub(exc.message, self.api_key))
+            # The SDK's message is built from the body (message, type, code, param …), any of
+            # which may echo the key; the whole text is scrubbed, the body too, and the SDK's
+            # exception is not chained (it would print the raw body on a traceback).
+            text = f"{self.name} returned {exc.status_code}: {exc.message}"
             raise ProviderError(
-                f"{self.name} returned {exc.status_code}: {message}",
+                short(scrub(text, self.api_key)),
                 transient=is_transient_status(exc.status_code),
                 status=exc.status_code,
                 retry_after=_retry_after(exc.response.headers.get("retry-after")),
-            ) from exc
+                details=scrub_value(exc.body, self.api_key),
+            ) from None
         except ValueError as exc:  # an unparsable body
             raise ProviderError(
                 f"malformed response from {self.name}: {short(scrub(str(exc), self.api_key))}",
                 transient=False,
-            ) from exc
+            ) from None
         finally:
             client.close()
         return self._to_response(completion, request)
 
     def _to_response(self, completion: Any, request: GenerationRequest) -> ProviderResponse:
-        if not completion.choices:
-            raise ProviderError(f"malformed response from {self.name}: no choices", transient=False)
-        text = completion.choices[0].message.content
-        if text is None:
-            raise ProviderError(
-                f"malformed response from {self.name}: the first choice has no content",
-                transient=False,
-            )
-        usage = completion.usage
-        return ProviderResponse(
-            text=text,
-            input_tokens=(usage.prompt_tokens or 0) if usage else 0,
-            output_tokens=(usage.completion_tokens or 0) if usage else 0,
+        answer = ProviderResponse(
+            text="",
             model=completion.model or request.model,
             provider=self.name,
             raw=completion.model_dump(mode="json", exclude_none=True),
+            **_usage(completion.usage),
         )
+        if not completion.choices:
+            raise ProviderError(
+                f"malformed response from {self.name}: no choices", transient=False, usage=answer
+            )
+        choice = completion.choices[0]
+        answer.finish_reason = str(choice.finish_reason or "").upper()
+        text = choice.message.content
+        if text:
+            answer.text = text
+            return answer
+        if answer.finish_reason == "LENGTH":
+            thinking = ""
+            if answer.thinking_tokens:
+                thinking = f", {answer.thinking_tokens} of them reasoning"
+            message = (
+                f"{self.name} cut the answer off at the token limit before any text "
+                f"(max_tokens {request.max_output_tokens}; {answer.output_tokens} output tokens "
+                f"used{thinking}): raise max_output_tokens"
+            )
+        elif answer.finish_reason == "CONTENT_FILTER":
+            message = f"{self.name} withheld the answer (finish reason content_filter)"
+        else:
+            message = f"malformed response from {self.name}: the first choice has no content"
+        raise ProviderError(message, usage=answer)
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    """Billed tokens as OpenAI counts them: completion tokens already include the reasoning
+    tokens and prompt tokens the cached ones; the details break them out."""
+    if usage is None:
+        return {"input_tokens": 0, "output_tokens": 0}
+    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    completion_details = getattr(usage, "completion_tokens_details", None)
+    return {
+        "input_tokens": usage.prompt_tokens or 0,
+        "output_tokens": usage.completion_tokens or 0,
+        "thinking_tokens": getattr(completion_details, "reasoning_tokens", None) or 0,
+        "cached_tokens": getattr(prompt_details, "cached_tokens", None) or 0,
+    }
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -143,8 +143,8 @@ def test_a_slow_server_is_a_provider_timeout(gemini_server):
         ({"candidates": []}, "no candidates"),
         (b"this is not json", "malformed response from gemini"),
         (
-            {"candidates": [{"content": {"parts": [], "role": "model"}, "finishReason": "SAFETY"}]},
-            "no text (finish reason",
+            {"candidates": [{"content": {"parts": [], "role": "model"}, "finishReason": "OTHER"}]},
+            "no text (finish reason OTHER)",
         ),
     ],
 )

@@ -34,6 +34,13 @@ def spec(**overrides) -> PromptSpec:
 
 
 CONTACT = {"contact": {"first_name": "Ana", "custom_fields": {"goal": "a 5k run"}}}
+# The contact's fields never enter the system instruction: each reference points to the user
+# turn, which carries the values.
+SYSTEM_SENT = (
+    "Write to [contact.first_name: see the user message] about "
+    "[contact.custom_fields.goal: see the user message]."
+)
+FACTS = "contact.custom_fields.goal: a 5k run\ncontact.first_name: Ana"
 
 
 def test_it_renders_the_prompt_calls_gemini_and_accounts_tokens_and_cost(gemini_server, sleeps):
@@ -42,16 +49,16 @@ def test_it_renders_the_prompt_calls_gemini_and_accounts_tokens_and_cost(gemini_
     outcome = generate(spec=spec(), variables=CONTACT, user_input="hello", sleep=sleeps)
 
     sent = gemini_server.requests[0].json
-    assert sent["systemInstruction"]["parts"][0]["text"] == "Write to Ana about a 5k run."
-    assert sent["contents"][0]["parts"][0]["text"] == "hello"
+    assert sent["systemInstruction"]["parts"][0]["text"] == SYSTEM_SENT
+    assert sent["contents"][0]["parts"][0]["text"] == f"{FACTS}\n\nhello"
     assert outcome.text == "Hi Ana!"
     assert outcome.parsed is None
     assert (outcome.input_tokens, outcome.output_tokens) == (1000, 200)
     # 1000 × 0.30/1M + 200 × 2.50/1M
     assert outcome.cost == Decimal("0.000800")
     assert (outcome.model, outcome.provider, outcome.attempts) == (DEFAULT_MODEL, "gemini", 1)
-    assert outcome.rendered_system == "Write to Ana about a 5k run."
-    assert outcome.rendered_user == "hello"
+    assert outcome.rendered_system == SYSTEM_SENT
+    assert outcome.rendered_user == f"{FACTS}\n\nhello"
     assert outcome.duration_ms >= 0
     assert outcome.raw["candidates"][0]["content"]["parts"][0]["text"] == "Hi Ana!"
     assert sleeps.delays == []
@@ -156,10 +163,12 @@ def test_a_variable_carrying_template_syntax_reaches_the_model_as_text(gemini_se
     )
 
     sent = gemini_server.requests[0].json
-    expected = f"Write to {payload} about {{% debug %}}."
-    assert sent["systemInstruction"]["parts"][0]["text"] == expected
-    assert sent["contents"][0]["parts"][0]["text"] == f"Message from {payload}"
-    assert outcome.rendered_system == expected
+    assert sent["systemInstruction"]["parts"][0]["text"] == SYSTEM_SENT
+    assert sent["contents"][0]["parts"][0]["text"] == (
+        f"contact.custom_fields.goal: {{% debug %}}\ncontact.first_name: {payload}\n\n"
+        f"Message from {payload}"
+    )
+    assert outcome.rendered_system == SYSTEM_SENT
 
 
 def test_model_output_with_template_syntax_is_returned_verbatim(gemini_server):
@@ -178,16 +187,17 @@ def test_the_user_template_sees_the_user_input_as_a_variable(gemini_server):
         user_input="{{ contact.first_name }}",
     )
 
-    assert outcome.rendered_user == "Ana wrote: {{ contact.first_name }}"
+    assert outcome.rendered_user == f"{FACTS}\n\nAna wrote: {{{{ contact.first_name }}}}"
 
 
 def test_a_prompt_can_pick_the_openai_compatible_provider(openai_server, no_gemini_key):
     outcome = generate(spec=spec(provider="openai_compatible", model="x/model"), variables=CONTACT)
 
     assert outcome.provider == "openai_compatible"
-    assert openai_server.requests[0].json["messages"][0]["content"] == (
-        "Write to Ana about a 5k run."
-    )
+    messages = openai_server.requests[0].json["messages"]
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert messages[0]["content"] == SYSTEM_SENT
+    assert messages[1]["content"].startswith(FACTS)
 
 
 def test_without_a_key_it_runs_offline_at_no_cost(no_gemini_key):
@@ -252,7 +262,7 @@ def test_an_injected_provider_is_used_and_max_attempts_is_at_least_one(sleeps):
         generate(spec=spec(), variables=CONTACT, provider=provider, max_attempts=0, sleep=sleeps)
 
     assert caught.value.attempts == 1
-    assert provider.requests[0].system_text == "Write to Ana about a 5k run."
+    assert provider.requests[0].system_text == SYSTEM_SENT
 
 
 def test_retry_delays_grow_exponentially_with_jitter_and_are_capped(settings):

@@ -222,10 +222,13 @@ def test_it_warns_when_a_step_reads_a_step_that_cannot_have_run() -> None:
         """
     )
 
-    assert messages(check_document(document).warnings) == [
+    first, second = messages(check_document(document).warnings)
+    assert first == (
         "steps[0].config.message: reads steps.b but step 'b' cannot have run before this step"
         " (line 7)"
-    ]
+    )
+    # An earlier answer read by an ask_ai instruction is untrusted text (docs/ai.md).
+    assert second.startswith("steps[1].config.prompt: step 'b': the instruction reads steps.b")
 
 
 def test_a_goal_is_reachable_by_jumping_and_its_branches_are_checked() -> None:

@@ -33,14 +33,63 @@ class Reply:
     prompt_tokens: int = 10
     output_tokens: int = 5
     headers: dict[str, str] = field(default_factory=dict)
+    # What thinking models and context caches add: reasoning tokens (billed as output) and the
+    # part of the prompt served from a cache (billed at the cached price).
+    thinking_tokens: int = 0
+    cached_tokens: int = 0
+    # "stop", "max_tokens" (cut off at the limit), "safety" (the answer was filtered).
+    finish: str = "stop"
+    # Set for a prompt the provider refused to answer at all (Gemini's promptFeedback).
+    block_reason: str = ""
+    # Echoed into every field of an error body, as real services echo a bad key back.
+    echo: str = ""
 
     @classmethod
-    def ok(cls, text: str, *, prompt_tokens: int = 10, output_tokens: int = 5) -> Reply:
-        return cls("text", text=text, prompt_tokens=prompt_tokens, output_tokens=output_tokens)
+    def ok(
+        cls,
+        text: str,
+        *,
+        prompt_tokens: int = 10,
+        output_tokens: int = 5,
+        thinking_tokens: int = 0,
+        cached_tokens: int = 0,
+        delay: float = 0.0,
+    ) -> Reply:
+        return cls(
+            "text",
+            text=text,
+            prompt_tokens=prompt_tokens,
+            output_tokens=output_tokens,
+            thinking_tokens=thinking_tokens,
+            cached_tokens=cached_tokens,
+            delay=delay,
+        )
 
     @classmethod
-    def json_text(cls, value: Any, *, prompt_tokens: int = 10, output_tokens: int = 5) -> Reply:
-        return cls.ok(json.dumps(value), prompt_tokens=prompt_tokens, output_tokens=output_tokens)
+    def json_text(cls, value: Any, **usage: Any) -> Reply:
+        return cls.ok(json.dumps(value), **usage)
+
+    @classmethod
+    def cut_off(cls, *, prompt_tokens: int = 10, thinking_tokens: int = 0, text: str = "") -> Reply:
+        """The token limit was reached (thinking used it up when ``text`` is empty)."""
+        return cls(
+            "text",
+            text=text,
+            prompt_tokens=prompt_tokens,
+            output_tokens=0 if not text else 5,
+            thinking_tokens=thinking_tokens,
+            finish="max_tokens",
+        )
+
+    @classmethod
+    def blocked(cls, reason: str = "SAFETY", *, prompt_tokens: int = 10) -> Reply:
+        """The prompt itself was blocked: no candidates, the reason in promptFeedback."""
+        return cls("blocked", block_reason=reason, prompt_tokens=prompt_tokens, output_tokens=0)
+
+    @classmethod
+    def filtered(cls, *, prompt_tokens: int = 10) -> Reply:
+        """The answer was withheld by the safety filter (finish reason SAFETY, no text)."""
+        return cls("text", prompt_tokens=prompt_tokens, output_tokens=0, finish="safety")
 
     @classmethod
     def error(
@@ -49,9 +98,15 @@ class Reply:
         message: str = "",
         retry_delay: str | None = None,
         headers: dict[str, str] | None = None,
+        echo: str = "",
     ) -> Reply:
-        """An error in the provider's JSON shape; Gemini puts ``retry_delay`` in RetryInfo."""
-        return cls("error", status=status, text=message, body=retry_delay, headers=headers or {})
+        """An error in the provider's JSON shape; Gemini puts ``retry_delay`` in RetryInfo.
+
+        ``echo`` (a key) is put into every field of the error body: status, message, details.
+        """
+        return cls(
+            "error", status=status, text=message, body=retry_delay, headers=headers or {}, echo=echo
+        )
 
     @classmethod
     def slow(cls, seconds: float, text: str = "too late") -> Reply:
@@ -127,6 +182,9 @@ class ScriptedJSONServer:
     def error_body(self, reply: Reply) -> Any:
         return {"error": {"code": reply.status, "message": reply.text or "error"}}
 
+    def blocked_body(self, request: ReceivedRequest, reply: Reply) -> Any:
+        return {"blocked": reply.block_reason}
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -159,6 +217,8 @@ class ScriptedJSONServer:
                     self._send(reply.status, server.error_body(reply), reply.headers)
                 elif reply.kind == "raw":
                     self._send(reply.status, reply.body)
+                elif reply.kind == "blocked":
+                    self._send(reply.status, server.blocked_body(received, reply))
                 else:
                     self._send(reply.status, server.success_body(received, reply))
 
@@ -197,32 +257,84 @@ class FakeGeminiServer(ScriptedJSONServer):
     path_pattern = re.compile(r"/v1(beta)?/models/[\w.\-]+:generateContent")
 
     def success_body(self, request: ReceivedRequest, reply: Reply) -> Any:
-        model = request.path.split("/models/", 1)[-1].split(":", 1)[0]
+        # A candidate cut off before any text, or filtered, has a content with no parts at all.
+        content: dict[str, Any] = {"role": "model"}
+        if reply.text:
+            content["parts"] = [{"text": reply.text}]
+        candidate: dict[str, Any] = {
+            "content": content,
+            "finishReason": _GEMINI_FINISH[reply.finish],
+            "index": 0,
+        }
+        if reply.finish == "safety":
+            candidate["safetyRatings"] = [_HARASSMENT_RATING]
         return {
-            "candidates": [
-                {
-                    "content": {"parts": [{"text": reply.text}], "role": "model"},
-                    "finishReason": "STOP",
-                    "index": 0,
-                }
-            ],
-            "usageMetadata": {
-                "promptTokenCount": reply.prompt_tokens,
-                "candidatesTokenCount": reply.output_tokens,
-                "totalTokenCount": reply.prompt_tokens + reply.output_tokens,
+            "candidates": [candidate],
+            "usageMetadata": _gemini_usage(reply),
+            "modelVersion": _model_of(request),
+            "responseId": f"fake-{len(self.requests)}",
+        }
+
+    def blocked_body(self, request: ReceivedRequest, reply: Reply) -> Any:
+        """What Gemini sends for a blocked prompt: no candidates, the reason, prompt usage."""
+        return {
+            "promptFeedback": {
+                "blockReason": reply.block_reason,
+                "safetyRatings": [_HARASSMENT_RATING],
             },
-            "modelVersion": model,
+            "usageMetadata": _gemini_usage(reply),
+            "modelVersion": _model_of(request),
             "responseId": f"fake-{len(self.requests)}",
         }
 
     def error_body(self, reply: Reply) -> Any:
+        status = _GEMINI_STATUS.get(reply.status, "UNKNOWN")
+        message = reply.text or f"fake gemini error {reply.status}"
         error: dict[str, Any] = {
             "code": reply.status,
-            "message": reply.text or f"fake gemini error {reply.status}",
-            "status": _GEMINI_STATUS.get(reply.status, "UNKNOWN"),
+            "message": f"{message} {reply.echo}" if reply.echo else message,
+            "status": f"{status} {reply.echo}" if reply.echo else status,
         }
+        details: list[dict[str, Any]] = []
         if reply.body:
-            error["details"] = [
+            details.append(
                 {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": reply.body}
-            ]
+            )
+        if reply.echo:
+            details.append(
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID",
+                    "domain": "googleapis.com",
+                    "metadata": {"service": "generativelanguage.googleapis.com", "key": reply.echo},
+                }
+            )
+        if details:
+            error["details"] = details
         return {"error": error}
+
+
+_GEMINI_FINISH = {"stop": "STOP", "max_tokens": "MAX_TOKENS", "safety": "SAFETY"}
+_HARASSMENT_RATING = {
+    "category": "HARM_CATEGORY_HARASSMENT",
+    "probability": "HIGH",
+    "blocked": True,
+}
+
+
+def _model_of(request: ReceivedRequest) -> str:
+    return request.path.split("/models/", 1)[-1].split(":", 1)[0]
+
+
+def _gemini_usage(reply: Reply) -> dict[str, Any]:
+    """usageMetadata as Gemini reports it: candidates exclude thoughts; the prompt count includes
+    the cached part; zero counts are left out (as the service does)."""
+    usage: dict[str, Any] = {"promptTokenCount": reply.prompt_tokens}
+    if reply.output_tokens:
+        usage["candidatesTokenCount"] = reply.output_tokens
+    if reply.thinking_tokens:
+        usage["thoughtsTokenCount"] = reply.thinking_tokens
+    if reply.cached_tokens:
+        usage["cachedContentTokenCount"] = reply.cached_tokens
+    usage["totalTokenCount"] = reply.prompt_tokens + reply.output_tokens + reply.thinking_tokens
+    return usage

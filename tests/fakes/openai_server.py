@@ -31,6 +31,9 @@ class FakeOpenAIServer(ScriptedJSONServer):
 
     def success_body(self, request: ReceivedRequest, reply: Reply) -> Any:
         model = (request.json or {}).get("model", "unknown")
+        finish = {"stop": "stop", "max_tokens": "length", "safety": "content_filter"}[reply.finish]
+        # Cut off by the limit: an empty string; withheld by the filter: no content at all.
+        content = reply.text if reply.finish != "safety" else None
         return {
             "id": f"chatcmpl-fake-{len(self.requests)}",
             "object": "chat.completion",
@@ -39,22 +42,41 @@ class FakeOpenAIServer(ScriptedJSONServer):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": reply.text},
-                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": finish,
                 }
             ],
-            "usage": {
-                "prompt_tokens": reply.prompt_tokens,
-                "completion_tokens": reply.output_tokens,
-                "total_tokens": reply.prompt_tokens + reply.output_tokens,
-            },
+            "usage": _openai_usage(reply),
         }
 
+    def blocked_body(self, request: ReceivedRequest, reply: Reply) -> Any:
+        """A refused prompt: OpenAI-compatible services answer with the content filter."""
+        return self.success_body(request, Reply.filtered(prompt_tokens=reply.prompt_tokens))
+
     def error_body(self, reply: Reply) -> Any:
+        message = reply.text or f"fake openai error {reply.status}"
+        kind = _OPENAI_ERROR_TYPE.get(reply.status, "api_error")
+        if not reply.echo:
+            return {"error": {"message": message, "type": kind, "code": reply.status}}
         return {
             "error": {
-                "message": reply.text or f"fake openai error {reply.status}",
-                "type": _OPENAI_ERROR_TYPE.get(reply.status, "api_error"),
-                "code": reply.status,
+                "message": f"{message} {reply.echo}",
+                "type": f"{kind} {reply.echo}",
+                "code": f"invalid_api_key {reply.echo}",
+                "param": reply.echo,
+                "metadata": {"raw": f"key {reply.echo} rejected"},
             }
         }
+
+
+def _openai_usage(reply: Reply) -> dict[str, Any]:
+    """OpenAI's usage: completion tokens include the reasoning tokens and prompt tokens include
+    the cached ones, each broken down in its ``*_details``."""
+    completion = reply.output_tokens + reply.thinking_tokens
+    return {
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": reply.prompt_tokens + completion,
+        "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+        "completion_tokens_details": {"reasoning_tokens": reply.thinking_tokens},
+    }

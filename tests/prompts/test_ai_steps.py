@@ -50,6 +50,10 @@ def run(tenant, definition, inline_queue, *, trigger=None, **contact_fields) -> 
     return enrollment
 
 
+# A step supplying the variable the welcome prompt needs, as a literal (trusted) value.
+WELCOME_STEP = {"type": "ai_prompt", "config": {"prompt": "welcome", "variables": {"name": "you"}}}
+
+
 def welcome_prompt(tenant, **fields):
     fields.setdefault("system_prompt_text", "Greet {{ name }} who asked: {{ input }}")
     return prompt_create(tenant=tenant, name="welcome", template_variables=["name"], **fields)
@@ -70,8 +74,11 @@ def test_ai_prompt_runs_the_library_prompt_and_logs_tokens_and_cost(
 
     assert enrollment.status == Enrollment.Status.COMPLETED
     sent = gemini_server.requests[0].json
-    assert sent["systemInstruction"]["parts"][0]["text"] == "Greet Ann who asked: Any yoga?"
-    assert sent["contents"][0]["parts"][0]["text"] == "Any yoga?"
+    # ``name`` is built from a contact field and ``input`` is the contact's message: both are
+    # the contact's words, so they travel in the user turn, each once.
+    system = "Greet [name: see the user message] who asked: [input: see the user message]"
+    assert sent["systemInstruction"]["parts"][0]["text"] == system
+    assert sent["contents"][0]["parts"][0]["text"] == "name: Ann\n\nAny yoga?"
     log = StepLog.objects.get(step_id="ai")
     assert log.prompt_id == prompt.pk
     assert log.model_name == "gemini-2.5-flash"
@@ -81,7 +88,7 @@ def test_ai_prompt_runs_the_library_prompt_and_logs_tokens_and_cost(
     assert log.raw_output == "Hello Ann!"
     assert log.duration_ms is not None
     assert log.finished_at >= log.started_at
-    assert log.input_context["system"] == "Greet Ann who asked: Any yoga?"
+    assert log.input_context["system"] == system
     assert enrollment.context["steps"]["ai"]["result"] == "Hello Ann!"
     assert enrollment.context["steps"]["send"]["text"] == "Plan: Hello Ann!"
 
@@ -159,9 +166,7 @@ def test_a_provider_that_keeps_failing_makes_the_step_retry_later(
 ):
     welcome_prompt(tenant)
     gemini_server.enqueue(*[Reply.error(503)] * 3)
-    enrollment = run(
-        tenant, ai_flow({"type": "ai_prompt", "config": {"prompt": "welcome"}}), inline_queue
-    )
+    enrollment = run(tenant, ai_flow(WELCOME_STEP), inline_queue)
 
     assert enrollment.status == Enrollment.Status.WAITING
     assert enrollment.context["retry"] == {"step": "ai", "attempt": 2}
@@ -174,9 +179,7 @@ def test_a_provider_that_keeps_failing_makes_the_step_retry_later(
 def test_a_429_then_success_is_retried_within_the_step(tenant, gemini_server, inline_queue):
     welcome_prompt(tenant)
     gemini_server.enqueue(Reply.error(429), Reply.ok("Hi"))
-    enrollment = run(
-        tenant, ai_flow({"type": "ai_prompt", "config": {"prompt": "welcome"}}), inline_queue
-    )
+    enrollment = run(tenant, ai_flow(WELCOME_STEP), inline_queue)
 
     assert enrollment.status == Enrollment.Status.COMPLETED
     assert len(gemini_server.requests) == 2
@@ -225,8 +228,14 @@ def test_ask_ai_sends_the_inline_prompt_with_the_channel_hint_and_model(
     request = gemini_server.requests[0]
     assert "gemini-2.5-flash-lite:generateContent" in request.path
     system = request.json["systemInstruction"]["parts"][0]["text"]
-    assert system.startswith("Make a plan for Bo (beginner)\n\n")
+    # The staff-written question and literal variables stay; the contact's name moves to the
+    # user turn (ask_ai used to put contact fields into the system instruction).
+    assert system.startswith(
+        "Make a plan for [contact.first_name: see the user message] (beginner)\n\n"
+    )
     assert "read aloud" in system
+    assert "Bo" not in system
+    assert request.json["contents"][0]["parts"][0]["text"] == "contact.first_name: Bo"
     assert enrollment.context["steps"]["ai"]["result"] == "Three squats a day."
     log = StepLog.objects.get(step_id="ai")
     assert log.prompt_id is None
@@ -244,8 +253,11 @@ def test_a_prompt_injection_in_a_contact_field_stays_text_all_the_way(
     )
 
     assert enrollment.status == Enrollment.Status.COMPLETED
-    sent = gemini_server.requests[0].json["systemInstruction"]["parts"][0]["text"]
-    assert sent == f"Say hi to {payload}"
+    sent = gemini_server.requests[0].json
+    assert sent["systemInstruction"]["parts"][0]["text"] == (
+        "Say hi to [contact.first_name: see the user message]"
+    )
+    assert sent["contents"][0]["parts"][0]["text"] == f"contact.first_name: {payload}"
     assert enrollment.context["steps"]["ai"]["result"] == "{{ contact.email }}"
     assert StepLog.objects.get(step_id="ai").raw_output == "{{ contact.email }}"
     # The later step renders the answer as a value: no second rendering leaks the email.
@@ -272,9 +284,7 @@ def test_a_finished_ai_call_is_not_paid_twice_when_the_step_runs_again(
 ):
     welcome_prompt(tenant)
     gemini_server.enqueue(Reply.ok("first answer", prompt_tokens=100, output_tokens=10))
-    enrollment = run(
-        tenant, ai_flow({"type": "ai_prompt", "config": {"prompt": "welcome"}}), inline_queue
-    )
+    enrollment = run(tenant, ai_flow(WELCOME_STEP), inline_queue)
     effect = SideEffect.objects.get(enrollment=enrollment, step_id="ai")
     assert effect.kind == "ai"
     assert effect.result["text"] == "first answer"
@@ -307,7 +317,7 @@ def test_a_replayed_answer_is_recorded_without_cost_or_tokens(tenant, gemini_ser
         successor="end",
         render_value=lambda value: render_value(value, data),
     )
-    step = {"id": "ai", "type": "ai_prompt", "config": {"prompt": "welcome"}}
+    step = {"id": "ai", **WELCOME_STEP}
     first = handler_for("ai_prompt").handle(ctx, step)
     second = handler_for("ai_prompt").handle(ctx, step)
 

@@ -89,7 +89,11 @@ def test_generate_workout_plan_runs_the_seeded_library_prompt(tenant, inline_que
     assert enrollment.status == Enrollment.Status.COMPLETED, enrollment.error
     log = StepLog.objects.get(enrollment=enrollment, step_type="ai_prompt")
     assert log.prompt == Prompt.objects.get(tenant=tenant, name="generate_workout_plan")
-    assert "for Jo whose goal is a marathon" in log.input_context["system"]
+    # The seeded prompt keeps the contact's words out of the system instruction, and sends the
+    # request once (it used to be in both the system text and the user turn).
+    assert "Jo" not in log.input_context["system"]
+    assert "Plan please" not in log.input_context["system"]
+    assert log.input_context["user"] == "Client: Jo\nGoal: a marathon\nRequest: Plan please"
     assert locmem.outbox[0].body == log.raw_output
 
 
@@ -114,6 +118,10 @@ def test_an_injected_answer_reaches_the_whatsapp_message_as_plain_text(
     enrollment = enroll_and_drain(workflow, contact, inline_queue, {})
 
     assert enrollment.status == Enrollment.Status.COMPLETED, enrollment.error
-    sent = gemini_server.requests[0].json["systemInstruction"]["parts"][0]["text"]
-    assert sent == "Hi {{ contact.email }}"
+    sent = gemini_server.requests[0].json
+    assert sent["systemInstruction"]["parts"][0]["text"] == (
+        "Hi [contact.first_name: see the user message]"
+    )
+    assert sent["contents"][0]["parts"][0]["text"] == "contact.first_name: {{ contact.email }}"
+    assert "secret@example.com" not in json.dumps(sent)
     assert locmem.outbox[0].body == "Your plan: {{ contact.email }} {% load x %}"

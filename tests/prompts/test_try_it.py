@@ -37,7 +37,11 @@ def test_trying_a_prompt_logs_it_like_a_step_without_an_enrollment(tenant, gemin
     gemini_server.enqueue(Reply.ok("Run 5k", prompt_tokens=2000, output_tokens=100))
     log = prompt_try(prompt=prompt, variables={"contact": {"first_name": "Ann"}}, user_input="hi")
 
-    assert gemini_server.requests[0].json["systemInstruction"]["parts"][0]["text"] == "Plan for Ann"
+    sent = gemini_server.requests[0].json
+    assert sent["systemInstruction"]["parts"][0]["text"] == (
+        "Plan for [contact.first_name: see the user message]"
+    )
+    assert sent["contents"][0]["parts"][0]["text"] == "contact.first_name: Ann\n\nhi"
     log.refresh_from_db()
     assert (log.status, log.step_id, log.prompt_id) == ("succeeded", "try_it", prompt.pk)
     assert log.enrollment_id is None
@@ -48,6 +52,8 @@ def test_trying_a_prompt_logs_it_like_a_step_without_an_enrollment(tenant, gemin
     assert log.input_context == {
         "variables": {"contact": {"first_name": "Ann"}},
         "user_input": "hi",
+        "system": "Plan for [contact.first_name: see the user message]",
+        "user": "contact.first_name: Ann\n\nhi",
     }
     assert log.duration_ms is not None
     assert log.finished_at is not None

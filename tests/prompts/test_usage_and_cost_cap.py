@@ -91,6 +91,8 @@ def test_usage_by_day_groups_tokens_and_cost_per_local_day(berlin):
             "calls": 2,
             "input_tokens": 300,
             "output_tokens": 30,
+            "thinking_tokens": 0,
+            "cached_tokens": 0,
             "cost": Decimal("0.3"),
         },
         {
@@ -98,6 +100,8 @@ def test_usage_by_day_groups_tokens_and_cost_per_local_day(berlin):
             "calls": 1,
             "input_tokens": 1,
             "output_tokens": 2,
+            "thinking_tokens": 0,
+            "cached_tokens": 0,
             "cost": Decimal("0.4"),
         },
     ]
@@ -180,12 +184,13 @@ def test_a_dry_run_uses_the_offline_provider_and_pays_nothing(tenant, gemini_ser
 @time_machine.travel(NOW, tick=True)
 def test_a_dry_run_asked_to_use_gemini_calls_it_but_respects_the_cap(gemini_server):
     tenant = make_tenant(ai_monthly_cost_cap=Decimal("1"))
-    gemini_server.enqueue(Reply.ok("live"))
+    log(tenant, at=NOW, cost="0.9")
+    # 1M prompt tokens: $0.30, which takes the month past the cap.
+    gemini_server.enqueue(Reply.ok("live", prompt_tokens=10**6))
     assert (
         DryRunAi(tenant_id=tenant.pk, provider="gemini").generate(spec=SPEC, variables={}).text
         == "live"
     )
-    log(tenant, at=NOW, cost="1")
     with pytest.raises(AiCallFailed, match=r"AI cost cap of \$1\.00 for March 2026"):
         DryRunAi(tenant_id=tenant.pk, provider="gemini").generate(spec=SPEC, variables={})
 
