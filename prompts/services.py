@@ -301,7 +301,8 @@ def prompt_step_problems(*, tenant: Tenant | int, use: PromptUse) -> list[tuple[
         if path.split(".", 1)[0] in UNTRUSTED_NAMES | untrusted
     ]
     if reads:
-        problems.append((Severity.WARNING, f"{label}: {untrusted_warning(use.step_id, reads)}"))
+        subject = f"{label}: the system text"
+        problems.append((Severity.WARNING, untrusted_warning(subject, reads)))
     return problems
 
 

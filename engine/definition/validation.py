@@ -283,15 +283,17 @@ class _Checker:
             return  # reported by check_template
         untrusted = [ref for ref in refs if ref.partition(".")[0] in UNTRUSTED_NAMESPACES]
         if untrusted:
-            self.add(path, untrusted_warning(step.id, untrusted), Severity.WARNING)
+            subject = f"step '{step.id}': the instruction"
+            self.add(path, untrusted_warning(subject, untrusted), Severity.WARNING)
 
 
-def untrusted_warning(step_id: str, paths: list[str]) -> str:
-    """The warning for an instruction that reads contact-supplied ``paths``."""
+def untrusted_warning(subject: str, paths: list[str]) -> str:
+    """The warning for trusted text (``subject``: which text of which step) that reads
+    contact-supplied ``paths``."""
     return (
-        f"step '{step_id}': the instruction reads {', '.join(paths)}, text that comes from the "
-        "contact or its events; such text is sent to the model in the user turn, never in the "
-        "instruction, which shows a pointer to it instead"
+        f"{subject} reads {', '.join(paths)}, text that comes from the contact or its events; "
+        "such text is sent to the model in the user turn, never in the instruction, which "
+        "shows a pointer to it instead"
     )
 
 

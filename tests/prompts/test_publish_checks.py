@@ -135,10 +135,11 @@ def test_a_system_text_reading_contact_or_trigger_fields_is_warned_about(tenant)
 
     (warning,) = warnings(tenant, step)
 
-    assert "prompt 'hello' version 1: step 'hi': the instruction reads contact.first_name, " in (
-        warning
-    )
-    assert "trigger.content, which a contact supplies" in warning
+    assert (
+        "step 'hi': prompt 'hello' version 1: the system text reads contact.first_name, "
+        "trigger.content, text that comes from the contact or its events; such text is sent to "
+        "the model in the user turn, never in the instruction"
+    ) in warning
 
 
 def test_a_system_text_reading_a_variable_built_from_contact_fields_is_warned_about(tenant):
@@ -147,7 +148,7 @@ def test_a_system_text_reading_a_variable_built_from_contact_fields_is_warned_ab
     step["config"]["variables"] = {"name": "{{ contact.first_name }}"}
 
     (warning,) = warnings(tenant, step)
-    assert "the instruction reads name, which a contact supplies" in warning
+    assert "the system text reads name, text that comes from the contact" in warning
 
     step["config"]["variables"] = {"name": "the team"}  # written by staff: trusted
     assert warnings(tenant, step) == []
