@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import call_command
 
 from engine.runtime.enrollment import enrollment_create
 from prompts.selectors import usage_by_day
@@ -201,3 +203,17 @@ def test_a_step_with_a_price_typo_fails_cleanly_before_any_call(
     assert enrollment.status == Enrollment.Status.FAILED
     assert "STUDIO_AI_PRICES['gemini-2.5-flash'] must be" in log.error_message
     assert gemini_server.requests == []
+
+
+def test_the_try_prompt_command_shows_thinking_and_cached_tokens(tenant, gemini_server):
+    prompt_create(tenant=tenant, name="plan", system_prompt_text="Plan.")
+    gemini_server.enqueue(
+        Reply.ok(
+            "plan", prompt_tokens=1000, output_tokens=100, thinking_tokens=800, cached_tokens=600
+        )
+    )
+    err = StringIO()
+
+    call_command("try_prompt", "plan", tenant=tenant.slug, stdout=StringIO(), stderr=err)
+
+    assert "1000 in (600 cached) / 900 out (800 thinking)" in err.getvalue()

@@ -43,7 +43,10 @@ class Command(BaseCommand):
         if log.status != StepLog.Status.SUCCEEDED:
             raise CommandError(f"{prompt} failed (step log #{log.pk}): {log.error_message}")
         self.stdout.write(str(log.raw_output))
+        thinking = f" ({log.thinking_tokens} thinking)" if log.thinking_tokens else ""
+        cached = f" ({log.cached_tokens} cached)" if log.cached_tokens else ""
         self.stderr.write(
-            f"{prompt} · {log.model_name} · {log.input_tokens} in / {log.output_tokens} out · "
-            f"${log.cost} · {log.duration_ms} ms · step log #{log.pk}"
+            f"{prompt} · {log.model_name} · {log.input_tokens} in{cached} / "
+            f"{log.output_tokens} out{thinking} · ${log.cost} · {log.duration_ms} ms · "
+            f"step log #{log.pk}"
         )
