@@ -3,7 +3,10 @@
 Workflow texts (messages, subjects, config values) use Django's template language. The engine here
 has no loaders and only the tags and filters in ``engine.language.template_filters``; variables are
 looked up in dicts and lists only (never as attributes, never called), the context must be plain
-data, and source size, loop iterations and output size are bounded.
+data, and the work of a render is bounded, not only its output (``Budget``): source size, tokens,
+block nesting, ``{% if %}`` terms and filter-chain length when compiling (so validation reports
+them), and loop iterations, the size of every filter result and the total text produced while
+rendering. Every breach is a ``TemplateError``; nothing ever raises ``RecursionError``.
 """
 
 from __future__ import annotations
@@ -19,23 +22,44 @@ from typing import Any
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import (
     FilterExpression,
+    Lexer,
     Node,
+    TextNode,
+    TokenType,
     Variable,
     VariableDoesNotExist,
     VariableNode,
     render_value_in_context,
 )
-from django.template.defaulttags import FilterNode, ForNode, WithNode
+from django.template.defaulttags import (
+    CycleNode,
+    FilterNode,
+    FirstOfNode,
+    ForNode,
+    TemplateTagNode,
+    WithNode,
+)
 from django.template.smartif import TokenBase
 from django.utils import timezone
 
 from engine.language import template_filters
 
+# The render budget (docs/templating.md "Limits").
 MAX_SOURCE_CHARS = 100_000
+MAX_TOKENS = 5_000  # text pieces, {{ }} and {% %} in one template
+MAX_NESTING = 20  # blocks inside blocks ({% if %} in {% for %} in {% with %} ...)
+MAX_IF_TERMS = 40  # words in one {% if %} / {% elif %} condition
+MAX_FILTERS = 10  # filters chained in one expression (a|f|g|...)
 MAX_OUTPUT_CHARS = 256_000
+MAX_VALUE_CHARS = MAX_OUTPUT_CHARS  # any string a filter builds, in characters
+MAX_VALUE_ITEMS = 20_000  # any list a filter builds, in items
+MAX_WORK_CHARS = 1_000_000  # all text produced during one render, loops included
 MAX_LOOP_ITERATIONS = 20_000
 MAX_CONTEXT_DEPTH = 32
 CACHE_SIZE = 1024
+_BLOCK_OPENERS = frozenset(
+    {"if", "for", "with", "filter", "spaceless", "autoescape", "ifchanged", "comment"}
+)
 
 PLAIN_SCALARS = (str, int, float, bool, type(None), Decimal, datetime, date)
 _BUILTIN_NAMES = frozenset({"True", "False", "None"})
@@ -85,7 +109,96 @@ class _SafeVariable(Variable):
         return current
 
 
-class _BoundedSequence(FilterExpression):
+class Budget:
+    """What one render may still do; a breach is kept so that ``{% if %}`` (which swallows
+    errors in its condition) cannot hide it."""
+
+    __slots__ = ("breach", "iterations", "work")
+
+    def __init__(self) -> None:
+        self.iterations = MAX_LOOP_ITERATIONS
+        self.work = MAX_WORK_CHARS
+        self.breach: TemplateError | None = None
+
+    def fail(self, message: str) -> TemplateError:
+        if self.breach is None:
+            self.breach = TemplateError(f"template budget exceeded: {message}")
+        return self.breach
+
+    def charge_iterations(self, count: int) -> None:
+        self.iterations -= count
+        if self.iterations < 0:
+            raise self.fail(f"loops ran more than {MAX_LOOP_ITERATIONS} iterations")
+
+    def charge_work(self, text: str) -> str:
+        self.work -= len(text)
+        if self.work < 0:
+            raise self.fail(f"rendering produced more than {MAX_WORK_CHARS} characters")
+        return text
+
+
+def _budget(context: Any) -> Budget:
+    budget = getattr(context, "budget", None)
+    if budget is None:  # a template rendered outside render(): give it a budget of its own
+        budget = context.budget = Budget()
+    return budget
+
+
+def _size_problem(value: Any) -> str | None:
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        return f"a value of {len(value)} characters (limit {MAX_VALUE_CHARS})"
+    if isinstance(value, (list, tuple)) and len(value) > MAX_VALUE_ITEMS:
+        return f"a list of {len(value)} items (limit {MAX_VALUE_ITEMS})"
+    return None
+
+
+def _expected_size(name: str, value: Any, arg: Any) -> int:
+    """Characters/items ``add`` and ``join`` would build, known before building them."""
+    sized = (str, list, tuple)
+    if name == "add" and isinstance(value, sized) and isinstance(arg, sized):
+        return len(value) + len(arg)
+    if name == "join" and isinstance(value, (list, tuple)) and isinstance(arg, str):
+        items = sum(len(item) if isinstance(item, str) else 20 for item in value)
+        return items + len(arg) * max(len(value) - 1, 0)
+    return 0
+
+
+@functools.cache
+def _bounded_filter(name: str, func: Any) -> Any:
+    """``func`` refusing to build an oversized string or list (checked before when it can be)."""
+
+    @functools.wraps(func)  # keeps is_safe / needs_autoescape / expects_localtime
+    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        arg = args[0] if args else None
+        if _expected_size(name, value, arg) > MAX_VALUE_CHARS:
+            raise TemplateError(
+                f"template budget exceeded: filter '{name}' would build more than "
+                f"{MAX_VALUE_CHARS} characters or items"
+            )
+        result = func(value, *args, **kwargs)
+        problem = _size_problem(result)
+        if problem:
+            raise TemplateError(f"template budget exceeded: filter '{name}' built {problem}")
+        return result
+
+    return bounded
+
+
+class _BoundedExpression(FilterExpression):
+    """A filter expression whose filters are bounded and whose breaches reach the render."""
+
+    __slots__ = ()
+
+    def resolve(self, context: Any, ignore_failures: bool = False) -> Any:
+        try:
+            return super().resolve(context, ignore_failures)
+        except TemplateError as exc:
+            budget = _budget(context)
+            budget.breach = budget.breach or exc
+            raise
+
+
+class _BoundedSequence(_BoundedExpression):
     """The iterable of a ``{% for %}``: counts iterations against the render's budget."""
 
     __slots__ = ()
@@ -96,13 +209,7 @@ class _BoundedSequence(FilterExpression):
             return values
         if not hasattr(values, "__len__"):  # pragma: no cover - no whitelisted filter gives one
             values = list(values)
-        budget = getattr(context, "loop_budget", None)
-        if budget is not None:
-            budget[0] -= len(values)
-            if budget[0] < 0:
-                raise TemplateError(
-                    f"template loops ran more than {MAX_LOOP_ITERATIONS} iterations"
-                )
+        _budget(context).charge_iterations(len(values))
         return values
 
 
@@ -116,7 +223,19 @@ class _PlainVariableNode(VariableNode):
             output = timezone.localtime(aware).isoformat()
         elif isinstance(output, date):
             output = output.isoformat()
-        return render_value_in_context(output, context)
+        return _budget(context).charge_work(render_value_in_context(output, context))
+
+
+# Nodes whose output is new text (not only their children's): each is charged to the budget.
+_PRODUCERS = (TextNode, CycleNode, FirstOfNode, TemplateTagNode, FilterNode)
+
+
+@functools.cache
+def _charged(cls: type) -> type:
+    def render_annotated(self: Node, context: Any) -> str:
+        return _budget(context).charge_work(cls.render_annotated(self, context))
+
+    return type(f"Charged{cls.__name__}", (cls,), {"render_annotated": render_annotated})
 
 
 class _SandboxEngine(Engine):
@@ -167,6 +286,7 @@ def _visit(
         for item in obj.values():
             _visit(item, scope, found, sequences, defined)
     elif isinstance(obj, FilterExpression):
+        _bound_filters(obj)
         if isinstance(obj.var, Variable):
             found.append((obj.var, scope))
         for _func, args in obj.filters:
@@ -184,6 +304,8 @@ def _visit(
         _visit(obj.nodelist, scope | set(obj.extra_context), found, sequences, defined)
     elif isinstance(obj, FilterNode):
         # the filter tag reads its own body as "var"; only its filter arguments are references
+        _bound_filters(obj.filter_expr)
+        obj.__class__ = _charged(FilterNode)
         found.append((obj.filter_expr.var, scope | {"var"}))
         for _func, args in obj.filter_expr.filters:
             found.extend((arg, scope) for is_lookup, arg in args if is_lookup)
@@ -191,6 +313,8 @@ def _visit(
     elif isinstance(obj, (Node, TokenBase)):
         if type(obj) is VariableNode:
             obj.__class__ = _PlainVariableNode
+        elif type(obj) in _PRODUCERS:
+            obj.__class__ = _charged(type(obj))
         for name, value in vars(obj).items():
             if name in ("asvar", "variable_name") and isinstance(value, str):
                 defined.add(value)
@@ -198,12 +322,65 @@ def _visit(
                 _visit(value, scope, found, sequences, defined)
 
 
+@functools.cache
+def _filter_names() -> dict[Any, str]:
+    return {func: name for name, func in template_filters.register.filters.items()}
+
+
+def _bound_filters(expression: FilterExpression) -> None:
+    if len(expression.filters) > MAX_FILTERS:
+        raise TemplateError(
+            f"template budget exceeded: {len(expression.filters)} filters chained in "
+            f"'{expression.token[:60]}' (limit {MAX_FILTERS})"
+        )
+    names = _filter_names()
+    expression.filters = [
+        (_bounded_filter(names.get(func, getattr(func, "__name__", "filter")), func), args)
+        for func, args in expression.filters
+    ]
+    if type(expression) is FilterExpression:
+        expression.__class__ = _BoundedExpression
+
+
+def _check_shape(text: str) -> None:
+    """Refuse, before parsing, what would make Django's parser recurse or work too long."""
+    tokens = Lexer(text).tokenize()
+    if len(tokens) > MAX_TOKENS:
+        raise TemplateError(
+            f"template budget exceeded: {len(tokens)} tags, variables and text pieces "
+            f"(limit {MAX_TOKENS})"
+        )
+    depth = 0
+    for token in tokens:
+        if token.token_type is not TokenType.BLOCK:
+            continue
+        words = token.contents.split()
+        command = words[0] if words else ""
+        if command in _BLOCK_OPENERS:
+            depth += 1
+            if depth > MAX_NESTING:
+                raise TemplateError(
+                    f"template budget exceeded: line {token.lineno}: blocks nested more than "
+                    f"{MAX_NESTING} deep"
+                )
+        elif command.startswith("end"):
+            depth -= 1
+        if command in ("if", "elif") and len(words) - 1 > MAX_IF_TERMS:
+            raise TemplateError(
+                f"template budget exceeded: line {token.lineno}: {{% {command} %}} with "
+                f"{len(words) - 1} terms (limit {MAX_IF_TERMS})"
+            )
+
+
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _compile_cached(text: str) -> _Compiled:
+    _check_shape(text)
     try:
         template = Template(text, engine=ENGINE)
     except TemplateSyntaxError as exc:
         raise _syntax_error(exc) from None
+    except RecursionError:  # pragma: no cover - _check_shape refuses what could recurse
+        raise TemplateError("template budget exceeded: nested too deeply to read") from None
     found: list[tuple[Variable, frozenset[str]]] = []
     sequences: list[FilterExpression] = []
     defined: set[str] = set()
@@ -277,15 +454,19 @@ def _plain_context(context: Mapping[str, Any]) -> dict[str, Any]:
 
 def _render_compiled(compiled: _Compiled, data: dict[str, Any], html: bool) -> str:
     context = Context(dict(data), autoescape=html)
-    context.loop_budget = [MAX_LOOP_ITERATIONS]
+    budget = context.budget = Budget()
     try:
         output = compiled.template.render(context)
-    except TemplateError:
-        raise
+    except TemplateError as exc:
+        raise (budget.breach or exc) from None
     except TemplateSyntaxError as exc:
         raise _syntax_error(exc) from None
+    except RecursionError:  # pragma: no cover - nesting is bounded when compiling
+        raise TemplateError("template budget exceeded: nested too deeply to render") from None
     except Exception as exc:
         raise TemplateError(f"template rendering failed: {type(exc).__name__}: {exc}") from None
+    if budget.breach is not None:  # swallowed by an {% if %} condition: still a breach
+        raise budget.breach
     if len(output) > MAX_OUTPUT_CHARS:
         raise TemplateError(
             f"rendered text is too long: {len(output)} characters (limit {MAX_OUTPUT_CHARS})"
