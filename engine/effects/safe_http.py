@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json as jsonlib
 import logging
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -106,13 +107,16 @@ def _pinned_request(
     extensions: dict[str, Any] = {"timeout": httpx.Timeout(timeout).as_dict()}
     if scheme == "https":
         extensions["sni_hostname"] = _ascii_host(host)
-    return client.build_request(
-        method,
-        f"{scheme}://{ip_text}:{port}{path}{query}",
-        headers=send_headers,
-        content=body,
-        extensions=extensions,
-    )
+    try:
+        return client.build_request(
+            method,
+            f"{scheme}://{ip_text}:{port}{path}{query}",
+            headers=send_headers,
+            content=body,
+            extensions=extensions,
+        )
+    except (httpx.InvalidURL, ValueError) as exc:  # InvalidURL is not an httpx.HTTPError
+        raise HttpError(f"{method} {display_url(url)}: invalid URL ({exc})") from None
 
 
 def _read_capped(response: httpx.Response, shown: str, max_bytes: int, deadline: float) -> bytes:
@@ -134,6 +138,25 @@ def _read_capped(response: httpx.Response, shown: str, max_bytes: int, deadline:
 def _same_origin(a: str, b: str) -> bool:
     (pa, ha, porta), (pb, hb, portb) = split_url(a), split_url(b)
     return (pa.scheme.lower(), ha, porta) == (pb.scheme.lower(), hb, portb)
+
+
+_MALFORMED_LOCATION = re.compile(r"[\\\x00-\x20\x7f]")
+
+
+def _redirect_target(current: str, location: str, method: str) -> str:
+    """The absolute URL a Location header names; HttpError for one we will not interpret.
+
+    Browsers read ``http:\\127.0.0.1/`` as ``http://127.0.0.1/``; we refuse backslashes,
+    spaces and control characters instead of guessing (and before httpx sees them).
+    """
+    if _MALFORMED_LOCATION.search(location):
+        raise HttpError(
+            f"{method} {display_url(current)}: redirected to a malformed URL "
+            f"({location[:80]!r}: backslash, space or control character)"
+        )
+    following = urljoin(current, location)
+    split_url(following)  # HttpError / BlockedDestination for a bad scheme, port or host
+    return following
 
 
 def _redirected(method: str, status: int, body: bytes | None) -> tuple[str, bytes | None]:
@@ -189,6 +212,10 @@ def safe_request(
                     response.close()
             except httpx.TimeoutException:
                 raise HttpTimeout(f"{method} {shown}: timed out after {timeout}s") from None
+            except httpx.InvalidURL as exc:  # httpx parses Location even when not following
+                raise HttpError(
+                    f"{method} {shown}: redirected to a malformed URL ({exc})"
+                ) from None
             except httpx.HTTPError as exc:
                 kind = type(exc).__name__
                 raise HttpError(f"{method} {shown}: {kind}: {exc}", transient=True) from None
@@ -202,7 +229,7 @@ def safe_request(
                 )
             if hop == max_redirects:
                 break
-            following = urljoin(current, response.headers["location"])
+            following = _redirect_target(current, response.headers["location"], method)
             method, body = _redirected(method, response.status_code, body)
             if body is None:
                 send_headers = {

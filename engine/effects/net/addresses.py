@@ -52,7 +52,16 @@ _V6_RULES: tuple[tuple[Network, str], ...] = (
     (_V6("fec0::/10"), "a site-local address"),
     (_V6("ff00::/8"), "a multicast address"),
 )
+# IPv6 forms that carry an IPv4 address in their low 32 bits (RFC 4291, 6145/7915, 6052, 8215).
+_LOW_32_EMBEDDINGS: tuple[Network, ...] = (
+    _V6("::ffff:0:0/96"),  # IPv4-mapped
+    _V6("::ffff:0:0:0/96"),  # SIIT translated
+    _V6("64:ff9b::/96"),  # NAT64 well-known prefix
+    _V6("64:ff9b:1::/48"),  # NAT64 local-use prefix (a /96 inside it, the common layout)
+    _V6("::/96"),  # IPv4-compatible (deprecated)
+)
 _NAT64 = _V6("64:ff9b::/96")
+_NAT64_LOCAL = _V6("64:ff9b:1::/48")
 
 
 @dataclass(frozen=True)
@@ -115,17 +124,43 @@ def _v4_reason(address: ipaddress.IPv4Address) -> str | None:
     return None if address.is_global else "a non-public address"
 
 
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 address may carry: mapped, SIIT, NAT64 (well-known and
+    local-use, in both its /96 and RFC 6052 /48 layouts), IPv4-compatible, 6to4 and Teredo
+    (server and client)."""
+    found: list[ipaddress.IPv4Address] = []
+    value = int(address)
+    spread = 0
+    if address in _NAT64_LOCAL:  # RFC 6052 /48: bits 48-63 and 72-87 (bits 64-71 are zero)
+        spread = ((value >> 64) & 0xFFFF) << 16 | (value >> 40) & 0xFFFF
+        if spread:
+            found.append(ipaddress.IPv4Address(spread))
+    low = value & 0xFFFFFFFF
+    embeds = value > 1 and any(address in network for network in _LOW_32_EMBEDDINGS)
+    if embeds and (low or not spread):
+        found.append(ipaddress.IPv4Address(low))
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    return found
+
+
 def blocked_reason(address: IPAddress) -> str | None:
-    """Why `address` must not be contacted ("is a private address", "embeds 10.0.0.1, a …")."""
+    """Why `address` must not be contacted ("is a private address", "embeds 10.0.0.1, a …").
+
+    An IPv6 address carrying an IPv4 address is judged by the IPv4 inside first (a translator
+    would connect there), then by the IPv6 rules.
+    """
     if isinstance(address, ipaddress.IPv4Address):
         reason = _v4_reason(address)
         return f"is {reason}" if reason else None
-    embedded = address.ipv4_mapped or address.sixtofour
-    if embedded is None and address in _NAT64:
-        embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    if embedded is not None:
+    for embedded in embedded_ipv4(address):
         reason = _v4_reason(embedded)
-        return f"embeds {embedded}, {reason}" if reason else None
+        if reason:
+            return f"embeds {embedded}, {reason}"
+    if address.ipv4_mapped or address.sixtofour or address in _NAT64:
+        return None  # the IPv4 inside is public
     for network, reason in _V6_RULES:
         if address in network:
             return f"is {reason}"

@@ -62,7 +62,7 @@ DIRECT = [
         "http://[::ffff:169.254.169.254]/",
         "::ffff:169.254.169.254 embeds 169.254.169.254, a cloud metadata address",
     ),
-    ("http://[::127.0.0.1]/", "::127.0.0.1 is an IPv4-compatible address"),
+    ("http://[::127.0.0.1]/", "::127.0.0.1 embeds 127.0.0.1, a loopback address"),
     ("http://[::8.8.8.8]/", "::8.8.8.8 is an IPv4-compatible address"),
     ("http://[64:ff9b::10.0.0.1]/", "64:ff9b::a00:1 embeds 10.0.0.1, a private address"),
     ("http://[64:ff9b::7f00:1]/", "64:ff9b::7f00:1 embeds 127.0.0.1, a loopback address"),
@@ -70,8 +70,29 @@ DIRECT = [
     ("http://[2002:7f00:1::1]/", "2002:7f00:1::1 embeds 127.0.0.1, a loopback address"),
     (
         "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
-        "2001:0:4136:e378:8000:63bf:3fff:fdd2 is a Teredo address",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2 embeds 192.0.2.45, a non-public address",
     ),
+    # Teredo with public server and client: still refused as Teredo
+    ("http://[2001:0:808:808::f7f7:f7f7]/", "2001:0:808:808::f7f7:f7f7 is a Teredo address"),
+    # Teredo whose (obfuscated) client is 127.0.0.1
+    (
+        "http://[2001:0:808:808::80ff:fffe]/",
+        "2001:0:808:808::80ff:fffe embeds 127.0.0.1, a loopback address",
+    ),
+    # SIIT (RFC 6145/7915 "IPv4-translated")
+    ("http://[::ffff:0:7f00:1]/", "::ffff:0:7f00:1 embeds 127.0.0.1, a loopback address"),
+    ("http://[::ffff:0:a00:1]/", "::ffff:0:a00:1 embeds 10.0.0.1, a private address"),
+    # NAT64 local-use prefix (RFC 8215), /96 layout and RFC 6052 /48 layout
+    ("http://[64:ff9b:1::a00:1]/", "64:ff9b:1::a00:1 embeds 10.0.0.1, a private address"),
+    ("http://[64:ff9b:1::7f00:1]/", "64:ff9b:1::7f00:1 embeds 127.0.0.1, a loopback address"),
+    ("http://[64:ff9b:1:a00:0:100::]/", "64:ff9b:1:a00:0:100:: embeds 10.0.0.1, a private address"),
+    (
+        "http://[64:ff9b:1::a9fe:a9fe]/",
+        "64:ff9b:1::a9fe:a9fe embeds 169.254.169.254, a cloud metadata address",
+    ),
+    ("http://[64:ff9b::c0a8:101]/", "64:ff9b::c0a8:101 embeds 192.168.1.1, a private address"),
+    ("http://[2002:c0a8:101::1]/", "2002:c0a8:101::1 embeds 192.168.1.1, a private address"),
+    ("http://[::10.0.0.1]/", "::10.0.0.1 embeds 10.0.0.1, a private address"),
     ("http://[2001:db8::1]/", "2001:db8::1 is a non-public address"),
     ("http://localhost/", "localhost is a local host name"),
     ("http://LOCALHOST:8000/", "localhost is a local host name"),
@@ -212,3 +233,40 @@ def test_it_logs_nothing_secret_when_refusing(caplog: pytest.LogCaptureFixture) 
     )
     assert "hunter2" not in caplog.text
     assert "abc123" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["::ffff:0:808:808", "64:ff9b::808:808", "64:ff9b:1::808:808", "2002:808:808::1"],
+)
+def test_a_translated_form_of_a_public_ipv4_address_is_not_refused(address: str) -> None:
+    import ipaddress
+
+    from engine.effects.net.addresses import blocked_reason
+
+    assert blocked_reason(ipaddress.ip_address(address)) is None
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["http:\\\\127.0.0.1/", "/\\\\127.0.0.1/x", "http://exa mple.com/"],
+)
+def test_a_redirect_to_a_malformed_url_is_our_error_not_httpx(location: str) -> None:
+    from engine.effects.net.errors import HttpError
+
+    with LocalHTTPServer() as server:
+        server.route("GET", "/hop", Reply(status=302, headers={"Location": location}))
+        with pytest.raises(HttpError, match="redirected to a malformed URL") as caught:
+            safe_request("GET", server.url("/hop"), allowed_hosts=["127.0.0.1"])
+
+    assert not isinstance(caught.value, BlockedDestination)
+    assert [r.path for r in server.requests] == ["/hop"]
+
+
+def test_a_redirect_to_an_unparsable_port_is_our_error() -> None:
+    from engine.effects.net.errors import HttpError
+
+    with LocalHTTPServer() as server:
+        server.route("GET", "/hop", Reply(status=302, headers={"Location": "http://a.com:99999/"}))
+        with pytest.raises(HttpError, match="invalid URL"):
+            safe_request("GET", server.url("/hop"), allowed_hosts=["127.0.0.1"])
