@@ -191,6 +191,10 @@ GEMINI_API_KEY = env_str("GEMINI_API_KEY", "")
 STUDIO_SCHEDULER_INTERVAL = timedelta(seconds=env_int("STUDIO_SCHEDULER_INTERVAL_SECONDS", 2))
 STUDIO_STEP_LOG_RETENTION_DAYS = env_int("STUDIO_STEP_LOG_RETENTION_DAYS", 90)
 STUDIO_MAX_STEP_VISITS = env_int("STUDIO_MAX_STEP_VISITS", 50)
+# One task runs an enrollment's steps back to back (each in its own transaction) until a wait,
+# or until it has spent this much time or this many steps; then it queues the rest.
+STUDIO_TASK_TIME_BUDGET_MS = env_int("STUDIO_TASK_TIME_BUDGET_MS", 1000)
+STUDIO_TASK_MAX_STEPS = env_int("STUDIO_TASK_MAX_STEPS", 50)
 STUDIO_DEFINITION_MAX_BYTES = env_int("STUDIO_DEFINITION_MAX_BYTES", 1_000_000)
 # The contact model the engine enrolls (swappable, like AUTH_USER_MODEL).
 STUDIO_CONTACT_MODEL = env_str("STUDIO_CONTACT_MODEL", "crm.Contact")

@@ -77,7 +77,12 @@ def enrollment_create(
     except IntegrityError:
         return None
     if inline:
-        step_run(enrollment_id=enrollment.pk, step_id=directive.step_id, seq=run.step_count)
+        step_run(
+            enrollment_id=enrollment.pk,
+            step_id=directive.step_id,
+            seq=run.step_count,
+            contact=contact_adapter().snapshot(contact),
+        )
     return enrollment
 
 

@@ -101,15 +101,21 @@ class Outcome:
 
 
 def step_run(
-    *, enrollment_id: int, step_id: str, seq: int, budget: TaskBudget | None = None
+    *,
+    enrollment_id: int,
+    step_id: str,
+    seq: int,
+    budget: TaskBudget | None = None,
+    contact: dict[str, Any] | None = None,
 ) -> str:
     """Run ``step_id`` if the enrollment is still at it, then the steps after it while the
     task's budget lasts; returns what happened to the last one (for logs, tests).
 
     Each step is its own transaction (lock, run, log, commit), so a worker killed mid-way
     loses only the step it was in, which the sweep sends again with the same idempotency key.
+    ``contact``: the contact's snapshot when the caller has just taken it (else loaded).
     """
-    return _chain(enrollment_id, Next(step_id, seq), budget or TaskBudget.start())
+    return _chain(enrollment_id, Next(step_id, seq, contact), budget or TaskBudget.start())
 
 
 def _chain(enrollment_id: int, step: Next, budget: TaskBudget) -> str:

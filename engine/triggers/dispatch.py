@@ -81,12 +81,20 @@ def event_dispatch(*, event: dict[str, Any]) -> list[int]:
 
 
 def workflow_enroll(
-    *, workflow_id: int, contact: Any, trigger: dict[str, Any], run_first: bool = False
+    *,
+    workflow_id: int,
+    contact: Any,
+    trigger: dict[str, Any],
+    run_first: bool = False,
+    workflow: Workflow | None = None,
 ) -> int | None:
     """Enroll ``contact``; None when refused (paused since, other tenant) or already enrolled.
 
-    ``run_first``: run the first steps in this task (see ``enrollment_create``)."""
-    workflow = Workflow.objects.select_related("published_version").filter(pk=workflow_id).first()
+    ``run_first``: run the first steps in this task (see ``enrollment_create``); ``workflow``:
+    the row with its published version when the caller has just loaded it."""
+    if workflow is None:
+        workflow = Workflow.objects.select_related("published_version").filter(pk=workflow_id)
+        workflow = workflow.first()
     if workflow is None:
         return None
     try:
@@ -120,7 +128,7 @@ def contact_enroll(*, workflow_id: int, contact_id: Any, trigger: dict[str, Any]
             return None
     # One task per enrollment here (webhooks): it runs the first steps too, no second hop.
     return workflow_enroll(
-        workflow_id=workflow_id, contact=contact, trigger=trigger, run_first=True
+        workflow_id=workflow_id, contact=contact, trigger=trigger, run_first=True, workflow=workflow
     )
 
 
