@@ -23,6 +23,7 @@ from prompts.services import (
     prompt_new_version,
     prompt_save_as_next_version,
     prompt_try,
+    prompt_untrusted_references,
     prompt_validate,
 )
 
@@ -94,7 +95,7 @@ class PromptAdmin(TenantScopedAdmin):
     ]
     list_filter = ["status", "category", "model_name"]
     search_fields = ["name", "category", "system_prompt_text"]
-    readonly_fields = ["version", "undocumented_variables"]
+    readonly_fields = ["version", "undocumented_variables", "contact_text_in_instruction"]
     fieldsets = [
         (None, {"fields": ["tenant", ("name", "version"), "category", "status"]}),
         (
@@ -105,6 +106,7 @@ class PromptAdmin(TenantScopedAdmin):
                     "user_prompt_text",
                     "template_variables",
                     "undocumented_variables",
+                    "contact_text_in_instruction",
                 ]
             },
         ),
@@ -122,6 +124,12 @@ class PromptAdmin(TenantScopedAdmin):
         if obj is None or obj.pk is None:
             return "-"
         return ", ".join(prompt_check_variables(obj)) or "none"
+
+    @admin.display(description="Contact text in the system text (sent in the user turn)")
+    def contact_text_in_instruction(self, obj: Prompt) -> str:
+        if obj is None or obj.pk is None:
+            return "-"
+        return ", ".join(prompt_untrusted_references(obj)) or "none"
 
     @admin.display(description="Try it")
     def try_it(self, obj: Prompt) -> str:

@@ -247,3 +247,20 @@ def test_the_admin_add_page_opens(tenant, client):
     response = staff_client(client, tenant).get(reverse("admin:prompts_prompt_add"))
     assert response.status_code == 200
     assert "Used but not documented" in response.content.decode()
+
+
+def test_the_admin_change_page_names_contact_text_in_the_system_text(tenant, client):
+    prompt = make_prompt(tenant, system_prompt_text="Plan for {{ contact.first_name }}")
+    clean = prompt_create(
+        tenant=tenant, name="clean", system_prompt_text="Plan.", user_prompt_text="{{ contact }}"
+    )
+    admin = staff_client(client, tenant)
+
+    def shown(prompt) -> str:
+        page = admin.get(reverse("admin:prompts_prompt_change", args=[prompt.pk])).content.decode()
+        assert "Contact text in the system text (sent in the user turn)" in page
+        row = page.split("field-contact_text_in_instruction", 1)[1]
+        return row.split('<div class="readonly">', 1)[1].split("</div>", 1)[0]
+
+    assert shown(prompt) == "contact.first_name"
+    assert shown(clean) == "none"
