@@ -152,7 +152,8 @@ def seed_prompts(*, tenant: Tenant) -> None:
                 "Request: {{trigger.content}}"
             ),
             "template_variables": ["contact", "trigger", "workflow"],
-            "generation_config": {"temperature": 0.7, "max_output_tokens": 800},
+            # The limit counts the model's thinking too (Gemini 2.5): 800 could all go to it.
+            "generation_config": {"temperature": 0.7, "max_output_tokens": 4096},
         },
     )
     Prompt.objects.get_or_create(
