@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -24,6 +25,19 @@ from engine.language.template_filters import to_datetime
 
 NAMESPACES = frozenset({"contact", "trigger", "steps", "workflow", "enrollment", "now"})
 MAX_EXPRESSION_CHARS = 4_000
+# CEL's cost limit (docs/conditions.md): comprehensions (map, filter, all, exists, exists_one)
+# nested at most 2 deep, at most 8 per expression, and at most 100,000 estimated element visits
+# (comprehensions x largest list ** nesting), checked against literals when compiling and
+# against the data's largest list before running.
+MAX_COMPREHENSION_NESTING = 2
+MAX_COMPREHENSIONS = 8
+MAX_CEL_COST = 100_000
+logger = logging.getLogger(__name__)
+_CEL_STRING = re.compile(
+    r"[rRbB]*(?:'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")", re.S
+)
+_COMPREHENSION = re.compile(r"\.\s*(?:map|filter|all|exists_one|exists)\s*\(")
+_CONTACT_WORD = re.compile(r"(?<![\w.])contact\b")
 _GROUP_KEYS = ("all", "any", "not", "field", "expression")
 _TEMPLATE_FIELD = re.compile(r"\{\{\s*([^{}|]+?)\s*\}\}")
 _PATH = re.compile(r"[A-Za-z_]\w*(?:\.[\w-]+)*")
@@ -234,14 +248,84 @@ def resolve_field(field: str, context: Mapping) -> Any:
     return _walk(context, field_path(field).split("."))
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What an expression may cost: comprehension count and nesting, largest literal list."""
+
+    comprehensions: int
+    nesting: int
+    largest_literal: int
+    reads_data: bool  # names a namespace: the data's lists may be walked, not only literals
+
+    def cost(self, largest_list: int) -> int:
+        if not self.comprehensions:
+            return 0
+        return self.comprehensions * max(largest_list, self.largest_literal, 1) ** self.nesting
+
+
+def _shape(expression: str) -> _Shape:
+    code = _CEL_STRING.sub("''", expression)
+    starts = {match.end() - 1 for match in _COMPREHENSION.finditer(code)}
+    stack: list[bool] = []
+    commas: list[int] = []
+    nesting = largest = 0
+    for index, char in enumerate(code):
+        if char in "([{":
+            stack.append(index in starts)
+            nesting = max(nesting, sum(stack))
+            commas.append(0)
+        elif char in ")]}":
+            if stack:
+                stack.pop()
+            items = commas.pop() + 1 if commas else 0
+            if char == "]":
+                largest = max(largest, items)
+        elif char == "," and commas:
+            commas[-1] += 1
+    reads_data = any(re.search(rf"(?<![\w.]){name}\b", code) for name in NAMESPACES)
+    return _Shape(len(starts), nesting, largest, reads_data)
+
+
+def _check_cost(shape: _Shape) -> None:
+    if shape.nesting > MAX_COMPREHENSION_NESTING:
+        raise ConditionError(
+            f"expression nests comprehensions (map, filter, all, exists) {shape.nesting} deep "
+            f"(limit {MAX_COMPREHENSION_NESTING})"
+        )
+    if shape.comprehensions > MAX_COMPREHENSIONS:
+        raise ConditionError(
+            f"expression has {shape.comprehensions} comprehensions (limit {MAX_COMPREHENSIONS})"
+        )
+    if shape.cost(0) > MAX_CEL_COST:
+        raise ConditionError(
+            f"expression would visit about {shape.cost(0)} list elements (limit {MAX_CEL_COST})"
+        )
+
+
+@dataclass(frozen=True)
+class _Program:
+    program: Any
+    shape: _Shape
+
+
 @functools.lru_cache(maxsize=2048)
-def _program(expression: str) -> Any:
+def _program(expression: str) -> _Program:
     if len(expression) > MAX_EXPRESSION_CHARS:
         raise ConditionError(f"expression is longer than {MAX_EXPRESSION_CHARS} characters")
+    shape = _shape(expression)
+    _check_cost(shape)
     try:
-        return cel.compile(expression)
+        return _Program(cel.compile(expression), shape)
     except (ValueError, RuntimeError) as exc:
         raise ConditionError(f"expression syntax error: {exc}") from None
+
+
+def _largest_collection(value: Any, depth: int = 0) -> int:
+    """The most items in any list or map inside ``value`` (what a comprehension could walk)."""
+    if depth > 64 or not isinstance(value, (dict, list)):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return max([len(value), *(_largest_collection(item, depth + 1) for item in items)])
 
 
 def _cel_context(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -257,7 +341,16 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _run(rules: Any, context: Mapping[str, Any], path: str, cel_data: list[Any]) -> bool:
+@dataclass
+class _Evaluation:
+    """One evaluate() call: the CEL data (built once, when first needed) and runtime errors."""
+
+    cel_data: dict[str, Any] | None = None
+    largest: int | None = None
+    errors: list[str] | None = None
+
+
+def _run(rules: Any, context: Mapping[str, Any], path: str, cel_data: _Evaluation) -> bool:
     if isinstance(rules, list):
         return all(_run(rule, context, f"{path}[{i}]", cel_data) for i, rule in enumerate(rules))
     if not isinstance(rules, Mapping):
@@ -298,24 +391,64 @@ def _expression_text(expression: Any) -> str:
     return expression
 
 
-def _expression(expression: Any, context: Mapping, path: str, cel_data: list[Any]) -> bool:
+def _expression(expression: Any, context: Mapping, path: str, run: _Evaluation) -> bool:
     try:
-        program = _program(_expression_text(expression))
+        compiled = _program(_expression_text(expression))
     except ConditionError as exc:
         raise ConditionError(f"{path}: {exc}") from None
-    if not cel_data:
-        cel_data.append(_cel_context(context))  # built once per evaluate(), only when needed
+    if run.cel_data is None:
+        run.cel_data = _cel_context(context)  # built once per evaluate(), only when needed
+    if compiled.shape.comprehensions and compiled.shape.reads_data:
+        if run.largest is None:
+            run.largest = _largest_collection(run.cel_data)
+        cost = compiled.shape.cost(run.largest)
+        if cost > MAX_CEL_COST:
+            why = f"would visit about {cost} elements (limit {MAX_CEL_COST})"
+            return _does_not_hold(run, path, expression, why)
     try:
-        result = program.execute(cel_data[0])
-    except (KeyError, TypeError, ValueError, RuntimeError):
-        # a missing key or a type mismatch at run time means "does not hold", as a missing field
-        return False
+        result = compiled.program.execute(run.cel_data)
+    except Exception as exc:  # any runtime error of the Rust core: 1/0, overflow, index…
+        # a missing key, a type mismatch or an arithmetic error means "does not hold"
+        return _does_not_hold(run, path, expression, f"{type(exc).__name__}: {exc}")
     return bool(result)
 
 
-def evaluate(rules: Any, context: Mapping[str, Any]) -> bool:
-    """True when ``rules`` hold for ``context``; None or [] hold. Malformed rules raise."""
-    return True if rules is None else _run(rules, context, "", [])
+def _does_not_hold(run: _Evaluation, path: str, expression: str, why: str) -> bool:
+    """A runtime error means "does not hold"; it is logged and handed to the caller to record."""
+    message = f"{path or 'expression'}: {expression[:200]!r} failed at run time ({why})"
+    logger.warning("condition does not hold: %s", message)
+    if run.errors is not None:
+        run.errors.append(message)
+    return False
+
+
+def evaluate(rules: Any, context: Mapping[str, Any], *, errors: list[str] | None = None) -> bool:
+    """True when ``rules`` hold for ``context``; None or [] hold. Malformed rules raise.
+
+    A CEL expression that fails at run time (1/0, overflow, index out of range, over the cost
+    limit for this data) does not hold; its message, naming the rule path and the expression,
+    is logged and appended to ``errors`` when given, so callers can record it.
+    """
+    return True if rules is None else _run(rules, context, "", _Evaluation(errors=errors))
+
+
+def reads_contact(rules: Any) -> bool:
+    """Whether ``rules`` read the contact: a contact field rule or an expression naming it."""
+    if any(not f.startswith(("trigger.", "now")) for f in rule_fields(rules)):
+        return True
+    return any(_CONTACT_WORD.search(_CEL_STRING.sub("''", e)) for e in _expressions(rules))
+
+
+def _expressions(rules: Any) -> list[str]:
+    if isinstance(rules, list):
+        return [e for rule in rules for e in _expressions(rule)]
+    if not isinstance(rules, Mapping):
+        return []
+    found = [rules["expression"]] if isinstance(rules.get("expression"), str) else []
+    for key in ("all", "any", "not"):
+        if key in rules:
+            found.extend(_expressions(rules[key]))
+    return found
 
 
 def _problems(rules: Any, path: str, out: list[RuleProblem]) -> None:

@@ -160,11 +160,14 @@ def check_interrupts(
     """Exit conditions first, then goals met anywhere in the workflow (jump to them)."""
     exit_rules = flow.settings.get("exit_conditions")
     if exit_rules:
+        errors: list[str] = []
         try:
-            exiting = evaluate(exit_rules, data)
+            exiting = evaluate(exit_rules, data, errors=errors)
         except ConditionError as exc:
             logger.warning("exit conditions of %s are malformed: %s", flow.name, exc)
             exiting = False
+        for error in errors:  # a failing expression does not hold; the steps carry on
+            logger.warning("exit conditions of %s: %s", flow.name, error)
         if exiting:
             pseudo = {"id": "exit_conditions", "type": "exit"}
             entry = _instant_log(pseudo, "succeeded", now, output={"reason": "exit_condition"})

@@ -8,6 +8,7 @@ in other processes: enrolling re-reads the workflow and refuses one that is not 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,9 +19,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from engine.definition.triggers import get_trigger_kind
-from engine.language.conditions import evaluate, rule_fields
+from engine.language.conditions import evaluate, reads_contact
 from engine.triggers.registry import SOURCES
 from workflows.models import Workflow
+
+logger = logging.getLogger(__name__)
 
 _DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 # Workflows whose enrollments may still be running and so need goal / exit re-checks.
@@ -107,14 +110,14 @@ def listener_from(workflow_id: int, definition: dict[str, Any], zone: str) -> Li
     if kind is None:
         return None
     filters = trigger.get("filters") or None
-    fields = rule_fields(filters) if filters else []
     return Listener(
         workflow_id=workflow_id,
         kind=kind.type,
         config=dict(trigger.get("config") or {}),
         filters=filters,
         timezone=(definition.get("settings") or {}).get("timezone") or zone or "UTC",
-        needs_contact=any(not f.startswith(("trigger.", "now")) for f in fields),
+        # CEL expressions count too: 'vip' in contact.tags needs the contact loaded.
+        needs_contact=bool(filters) and reads_contact(filters),
     )
 
 
@@ -175,7 +178,11 @@ def filters_pass(
     if not listener.filters:
         return True
     context = {"contact": contact or {}, "trigger": trigger, "now": timezone.now()}
+    errors: list[str] = []
     try:
-        return evaluate(listener.filters, context)
+        passed = evaluate(listener.filters, context, errors=errors)
     except ValueError:
         return False
+    for error in errors:  # an expression that fails only fails this workflow's filter
+        logger.warning("trigger filter of workflow %s: %s", listener.workflow_id, error)
+    return passed
