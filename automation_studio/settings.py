@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "crm",
+    "api",
     "prompts",
     "workflows",
     "engine",
@@ -132,21 +133,46 @@ LOGGING = {
 }
 
 # --- REST API ---------------------------------------------------------------
+# Bearer API tokens (hashed, see api/) for integrations, the session for the admin's own pages.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.auth.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "api.permissions.TenantRole",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.StudioPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.StudioAutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "URL_FORMAT_OVERRIDE": None,
 }
+# Requests per token (or session user) and period: "600/min", "20/s"; empty turns it off.
+STUDIO_API_THROTTLE_RATE = env_str("STUDIO_API_THROTTLE_RATE", "600/min")
+# Enrolling more contacts than this in one request runs in the background (a job id).
+STUDIO_API_ENROLL_INLINE_MAX = env_int("STUDIO_API_ENROLL_INLINE_MAX", 200)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Automation Studio API",
+    "DESCRIPTION": "REST API for the visual builder; see docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "WorkflowStatusEnum": "workflows.models.Workflow.Status",
+        "EnrollmentStatusEnum": "workflows.models.Enrollment.Status",
+        "EnrollJobStatusEnum": "workflows.models.EnrollJob.Status",
+        "PromptStatusEnum": "prompts.models.Prompt.Status",
+        "PromptProviderEnum": "prompts.models.Prompt.Provider",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------

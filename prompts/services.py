@@ -412,3 +412,17 @@ def prompt_try(
     log.finished_at = timezone.now()
     log.save()
     return log
+
+
+class PromptInUse(Exception):
+    """Only a draft version may be deleted; active or archived ones have served real calls."""
+
+
+def prompt_delete(*, prompt: Prompt) -> None:
+    """Delete a draft version; PromptInUse for an active or archived one (archive it instead)."""
+    if prompt.status != Prompt.Status.DRAFT:
+        raise PromptInUse(
+            f"prompt '{prompt.name}' v{prompt.version} is {prompt.status}; only drafts can be "
+            "deleted (archive it instead)"
+        )
+    prompt.delete()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import time
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet, Sum, Value
+from django.db.models.fields.json import KT
 
+from crm.models import Tenant
 from engine.definition import dump_json, dump_yaml, load_definition
 
 from .models import Enrollment, StepLog, Workflow, WorkflowVersion
@@ -55,18 +59,26 @@ def version_diff(*, workflow: Workflow, old: int, new: int) -> dict[str, Any]:
 
 
 def workflow_stats(*, workflow: Workflow) -> dict[str, Any]:
+    """Counts for a workflow: enrolled, active (active + waiting), waiting, completed, exited,
+    failed, success_rate (completed + exited over finished, or None), runs (step executions),
+    last_run, tokens, cost (USD, a string), steps (per step id: waiting_at, done, failed),
+    ab_tests (per A/B step and variant: enrolled and goal conversions)."""
     S = Enrollment.Status
-    counts = Enrollment.objects.filter(workflow=workflow).aggregate(
+    enrollments = Enrollment.objects.filter(workflow=workflow)
+    counts = enrollments.aggregate(
         enrolled=Count("id"),
         active=Count("id", filter=Q(status__in=[S.ACTIVE, S.WAITING])),
+        waiting=Count("id", filter=Q(status=S.WAITING)),
         completed=Count("id", filter=Q(status=S.COMPLETED)),
         exited=Count("id", filter=Q(status=S.EXITED)),
         failed=Count("id", filter=Q(status=S.FAILED)),
     )
-    runs = StepLog.objects.filter(workflow=workflow).aggregate(
+    logs = StepLog.objects.filter(workflow=workflow)
+    runs = logs.aggregate(
         runs=Count("id"),
-        succeeded=Count("id", filter=Q(status=StepLog.Status.SUCCEEDED)),
         last_run=Max("started_at"),
+        tokens=Sum("token_usage"),
+        cost=Sum("cost"),
     )
     finished = counts["completed"] + counts["exited"] + counts["failed"]
     counts["success_rate"] = (
@@ -74,4 +86,137 @@ def workflow_stats(*, workflow: Workflow) -> dict[str, Any]:
     )
     counts["runs"] = runs["runs"]
     counts["last_run"] = runs["last_run"]
+    counts["tokens"] = runs["tokens"] or 0
+    counts["cost"] = str(runs["cost"] or Decimal("0"))
+    counts["steps"] = _step_counts(workflow, enrollments, logs)
+    counts["ab_tests"] = _ab_counts(workflow, enrollments)
     return counts
+
+
+def _step_counts(workflow: Workflow, enrollments, logs) -> dict[str, dict[str, int]]:
+    steps: dict[str, dict[str, int]] = {}
+
+    def entry(step_id: str) -> dict[str, int]:
+        return steps.setdefault(step_id, {"waiting_at": 0, "done": 0, "failed": 0})
+
+    for row in workflow.steps.order_by("order", "id").values_list("step_id", flat=True):
+        entry(row)
+    live = enrollments.filter(status__in=Enrollment.LIVE_STATUSES).exclude(current_step="")
+    for row in live.values("current_step").annotate(n=Count("id")):
+        entry(row["current_step"])["waiting_at"] = row["n"]
+    done = [StepLog.Status.SUCCEEDED, StepLog.Status.SKIPPED, StepLog.Status.WAITING]
+    per_step = logs.values("step_id").annotate(
+        done=Count("id", filter=Q(status__in=done)),
+        failed=Count("id", filter=Q(status=StepLog.Status.FAILED)),
+    )
+    for row in per_step:
+        item = entry(row["step_id"])
+        item["done"], item["failed"] = row["done"], row["failed"]
+    return steps
+
+
+def _ab_counts(workflow: Workflow, enrollments) -> dict[str, list[dict[str, Any]]]:
+    version = workflow.published_version
+    if version is None:
+        return {}
+    steps = version.definition.get("steps") or []
+    goals = [s["id"] for s in steps if s.get("type") == "goal"]
+    converted = Q()
+    for goal in goals:
+        converted |= Q(**{f"context__steps__{goal}__met": True})
+    out: dict[str, list[dict[str, Any]]] = {}
+    for step in steps:
+        if step.get("type") != "ab_split":
+            continue
+        names = [v.get("name") for v in (step.get("config") or {}).get("variants") or []]
+        rows = (
+            enrollments.annotate(variant=KT(f"context__steps__{step['id']}__variant"))
+            .exclude(variant=None)
+            .values("variant")
+            .annotate(
+                enrolled=Count("id"),
+                converted=Count("id", filter=converted) if goals else Value(0),
+            )
+        )
+        found = {r["variant"]: r for r in rows}
+        out[step["id"]] = [
+            {
+                "variant": name,
+                "enrolled": found.get(name, {}).get("enrolled", 0),
+                "goal_conversions": found.get(name, {}).get("converted", 0),
+            }
+            for name in names
+        ]
+    return out
+
+
+def enrollments_for(*, workflow: Workflow) -> QuerySet[Enrollment]:
+    """The workflow's enrollments, newest first, with what a list shows."""
+    return workflow.enrollments.select_related("version", "contact").order_by("-enrolled_at", "-id")
+
+
+def enrollment_get(*, tenant: Tenant, pk: Any) -> Enrollment:
+    """One enrollment of ``tenant``; Enrollment.DoesNotExist otherwise (other tenants too)."""
+    return Enrollment.objects.select_related("workflow", "version", "contact").get(
+        tenant=tenant, pk=pk
+    )
+
+
+def enrollment_timeline(*, enrollment: Enrollment) -> list[dict[str, Any]]:
+    """A short timeline: one entry per step log (step, status, times, error)."""
+    return [
+        {
+            "step_id": log.step_id,
+            "type": log.step_type,
+            "status": log.status,
+            "visit": log.visit,
+            "started_at": log.started_at,
+            "finished_at": log.finished_at,
+            "next_step": log.next_step,
+            "error": log.error_message,
+        }
+        for log in enrollment.logs.order_by("started_at", "id")[:200]
+    ]
+
+
+def workflows_for(*, tenant: Tenant) -> QuerySet[Workflow]:
+    """The tenant's workflows with their published version, by name."""
+    return Workflow.objects.filter(tenant=tenant).select_related("published_version")
+
+
+def workflow_counts(*, workflows: QuerySet[Workflow]) -> dict[int, dict[str, Any]]:
+    """Per workflow id: runs (enrollments), successes (completed), errors (failed), last run."""
+    S = Enrollment.Status
+    rows = (
+        Enrollment.objects.filter(workflow__in=workflows)
+        .values("workflow_id")
+        .annotate(
+            runs=Count("id"),
+            successes=Count("id", filter=Q(status__in=[S.COMPLETED])),
+            errors=Count("id", filter=Q(status=S.FAILED)),
+            last_run=Max("enrolled_at"),
+        )
+    )
+    return {r["workflow_id"]: r for r in rows}
+
+
+def enrollment_wait(*, enrollment: Enrollment, seconds: float, poll: float = 0.1) -> Enrollment:
+    """Re-read ``enrollment`` until it is no longer live or ``seconds`` pass; the last read.
+
+    For ``POST /api/workflows/run?wait=N``: instant workflows finish within it on a worker.
+    """
+    deadline = time.monotonic() + max(0.0, seconds)
+    while True:
+        enrollment.refresh_from_db()
+        if enrollment.status not in Enrollment.LIVE_STATUSES or time.monotonic() >= deadline:
+            return enrollment
+        time.sleep(poll)
+
+
+def enrollment_results(*, enrollment: Enrollment) -> dict[str, Any]:
+    """Step id → parsed output of its latest successful run (the TypeScript ``results``)."""
+    results: dict[str, Any] = {}
+    logs = enrollment.logs.filter(status=StepLog.Status.SUCCEEDED).order_by("started_at", "id")
+    for log in logs:
+        results[log.step_id] = log.parsed_output or {}
+    return results

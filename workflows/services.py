@@ -10,11 +10,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from crm.models import EmailTemplate, Tenant, VoicemailDrop
+from engine import queue
+from engine.contacts import contact_adapter, contact_model
 from engine.definition import (
     DefinitionError,
     Problem,
@@ -26,10 +29,14 @@ from engine.definition import (
     parse_definition,
     validate_definition,
 )
+from engine.dryrun import dry_run
+from engine.enrollment import EnrollmentRefused, enrollment_create, enrollment_exit
+from engine.triggers.audience import contacts_matching
+from engine.triggers.manual import ManualEnrollError, manual_enroll
 from prompts.models import Prompt
 from prompts.services import prompt_step_problems
 
-from .models import Workflow, WorkflowStep, WorkflowVersion
+from .models import EnrollJob, Enrollment, Workflow, WorkflowStep, WorkflowVersion
 from .signals import workflow_changed
 
 
@@ -43,7 +50,19 @@ class PublishRefused(Exception):
 
 
 class WorkflowStateError(Exception):
-    pass
+    """The workflow (or enrollment) is not in a state that allows this; the message says why."""
+
+
+class WorkflowNameTaken(ValueError):
+    """Another workflow of the tenant already has this name."""
+
+
+class StepOrderError(ValueError):
+    """A reorder that does not name every draft step exactly once."""
+
+
+class WorkflowBusy(WorkflowStateError):
+    """Deleting a workflow with live enrollments needs ``force`` (which exits them first)."""
 
 
 @dataclass
@@ -175,6 +194,36 @@ def workflow_import(
     return ImportResult(workflow=workflow, created=created, result=result, legacy=parsed.legacy)
 
 
+@dataclass
+class ImportPublished:
+    """An import (see ImportResult) and, when asked to publish, the new version."""
+
+    imported: ImportResult
+    version: WorkflowVersion | None
+
+
+def workflow_import_and_publish(
+    *,
+    tenant: Tenant,
+    text: str | bytes,
+    format: str | None = None,
+    publish: bool = False,
+    user=None,
+) -> ImportPublished:
+    """Import YAML/JSON (canonical or TypeScript shape) and, with ``publish``, publish it.
+
+    One transaction: a publish refused for validation errors (PublishRefused) leaves no
+    trace of the import either. Raises DefinitionError for an unreadable document.
+    """
+    with transaction.atomic():
+        imported = workflow_import(tenant=tenant, text=text, format=format)
+        version = None
+        if publish:
+            version = workflow_publish(workflow=imported.workflow, user=user, note="import")
+            imported.workflow.refresh_from_db()
+    return ImportPublished(imported=imported, version=version)
+
+
 def checksum_of(definition: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
 
@@ -262,3 +311,477 @@ def _announce(workflow: Workflow) -> None:
 
 def problems_text(problems: list[Problem]) -> str:
     return "\n".join(str(p) for p in problems)
+
+
+# --- Used by the API, the admin and the commands alike ------------------------------------
+
+
+def workflow_create(*, tenant: Tenant, data: dict[str, Any]) -> Workflow:
+    """A new draft workflow from a definition dict (canonical or the TypeScript shape).
+
+    Raises DefinitionError (with paths) for a malformed definition, WorkflowNameTaken when
+    the tenant has a workflow of that name. Nothing is published.
+    """
+    definition = load_definition(data)
+    if Workflow.objects.filter(tenant=tenant, name=definition.name).exists():
+        raise WorkflowNameTaken(f"a workflow named '{definition.name}' already exists")
+    with transaction.atomic():
+        return draft_save(workflow=Workflow(tenant=tenant), definition=definition)
+
+
+def workflow_update(
+    *, workflow: Workflow, changes: dict[str, Any], replace: bool = False
+) -> Workflow:
+    """Change the draft: ``changes`` holds definition keys (name, description, trigger,
+    settings, steps, metadata). ``replace`` (PUT) takes ``changes`` as the whole definition;
+    otherwise keys not given keep their draft value (PATCH).
+
+    Raises DefinitionError, WorkflowNameTaken. Published versions are never touched.
+    """
+    data = dict(changes) if replace else {**draft_dict(workflow=workflow), **changes}
+    definition = load_definition(data)
+    taken = (
+        Workflow.objects.filter(tenant_id=workflow.tenant_id, name=definition.name)
+        .exclude(pk=workflow.pk)
+        .exists()
+    )
+    if taken:
+        raise WorkflowNameTaken(f"a workflow named '{definition.name}' already exists")
+    with transaction.atomic():
+        return draft_save(workflow=workflow, definition=definition)
+
+
+def workflow_delete(*, workflow: Workflow, force: bool = False) -> int:
+    """Delete a workflow with its versions, enrollments and logs; returns live ones exited.
+
+    Raises WorkflowBusy while enrollments are live unless ``force``, which exits them first
+    (reason ``workflow_deleted``), so no step of theirs runs against a vanished workflow.
+    """
+    live = list(
+        workflow.enrollments.filter(status__in=Enrollment.LIVE_STATUSES).values_list(
+            "id", flat=True
+        )
+    )
+    if live and not force:
+        raise WorkflowBusy(
+            f"workflow '{workflow.name}' has {len(live)} live enrollment(s); "
+            "exit them first or delete with force=true"
+        )
+    exited = sum(enrollment_exit(enrollment_id=i, reason="workflow_deleted") for i in live)
+    with transaction.atomic():
+        workflow.delete()
+    return exited
+
+
+# --- Enrolling, exiting, testing, running --------------------------------------------------
+
+ENROLL_JOB_TASK = "workflows.tasks.enroll_job_run"
+
+
+@dataclass(frozen=True)
+class EnrollOutcome:
+    """Either done inline (``selected``/``enrolled``) or queued as ``job``."""
+
+    selected: int = 0
+    enrolled: int = 0
+    job: EnrollJob | None = None
+
+
+def inline_enroll_max() -> int:
+    """Selections larger than this run in the background (``STUDIO_API_ENROLL_INLINE_MAX``)."""
+    return int(getattr(django_settings, "STUDIO_API_ENROLL_INLINE_MAX", 200))
+
+
+def workflow_enroll(
+    *,
+    workflow: Workflow,
+    contact_ids: list[Any] | None = None,
+    filters: Any = None,
+    user=None,
+) -> EnrollOutcome:
+    """Enroll contacts by id (one or a list) or by a rule filter (the condition format).
+
+    Up to ``inline_enroll_max()`` contacts are enrolled now; more become an EnrollJob run by
+    a Celery task whose progress ``GET /api/enroll-jobs/{id}`` reads. Raises ManualEnrollError
+    for a bad selection, Contact.DoesNotExist for ids outside the workflow's tenant,
+    EnrollmentRefused for an inactive workflow, ConditionError for malformed rules.
+    """
+    if workflow.status != Workflow.Status.ACTIVE or workflow.published_version_id is None:
+        raise EnrollmentRefused(
+            f"workflow '{workflow.name}' is {workflow.status}; publish or resume it first"
+        )
+    by = getattr(user, "username", "") or ""
+    if contact_ids is not None:
+        _check_contact_ids(workflow, contact_ids)
+        if len(contact_ids) <= inline_enroll_max():
+            result = manual_enroll(workflow=workflow, contact_ids=contact_ids, by=by, via="api")
+            return EnrollOutcome(selected=result.selected, enrolled=result.enrolled)
+        selection: dict[str, Any] = {"contact_ids": list(contact_ids)}
+        total = len(set(map(str, contact_ids)))
+    else:
+        ids = contacts_matching(tenant_id=workflow.tenant_id, filters=filters or None)
+        first = [x for _, x in zip(range(inline_enroll_max() + 1), ids, strict=False)]
+        if len(first) <= inline_enroll_max():
+            result = manual_enroll(workflow=workflow, contact_ids=first, by=by, via="api")
+            return EnrollOutcome(selected=result.selected, enrolled=result.enrolled)
+        selection = {"filters": filters}
+        total = 0
+    job = EnrollJob.objects.create(
+        tenant_id=workflow.tenant_id,
+        workflow=workflow,
+        requested_by=user if getattr(user, "is_authenticated", False) else None,
+        selection=selection,
+        total=total,
+    )
+    transaction.on_commit(lambda: queue.dispatch(ENROLL_JOB_TASK, [job.pk]))
+    return EnrollOutcome(job=job)
+
+
+def _check_contact_ids(workflow: Workflow, contact_ids: list[Any]) -> None:
+    wanted = {str(x) for x in contact_ids}
+    found = {
+        str(pk)
+        for pk in contact_model()
+        .objects.filter(tenant_id=workflow.tenant_id, pk__in=list(wanted))
+        .values_list("pk", flat=True)
+    }
+    missing = sorted(wanted - found)
+    if missing:
+        # The same answer for another tenant's contact as for none at all.
+        raise contact_model().DoesNotExist(f"no contact {', '.join(missing[:20])} in this tenant")
+
+
+def enroll_job_run(*, job_id: int) -> EnrollJob:
+    """Run a queued EnrollJob in chunks, saving progress after each (called by its task)."""
+    job = EnrollJob.objects.select_related("workflow").get(pk=job_id)
+    if job.status != EnrollJob.Status.QUEUED:
+        return job  # a redelivered task: the job already ran or is running
+    job.status = EnrollJob.Status.RUNNING
+    job.save(update_fields=["status"])
+    workflow = job.workflow
+    try:
+        if "contact_ids" in job.selection:
+            ids = list(dict.fromkeys(job.selection["contact_ids"]))
+        else:
+            ids = list(
+                contacts_matching(tenant_id=workflow.tenant_id, filters=job.selection["filters"])
+            )
+        job.total = len(ids)
+        chunk = max(inline_enroll_max(), 1)
+        for start in range(0, len(ids), chunk):
+            result = manual_enroll(
+                workflow=workflow,
+                contact_ids=ids[start : start + chunk],
+                by=getattr(job.requested_by, "username", ""),
+                via="api-job",
+            )
+            job.processed += result.selected
+            job.enrolled += result.enrolled
+            job.save(update_fields=["total", "processed", "enrolled"])
+        job.status = EnrollJob.Status.DONE
+    except (EnrollmentRefused, ManualEnrollError, ValueError) as exc:
+        job.status = EnrollJob.Status.FAILED
+        job.error = str(exc)
+    job.finished_at = timezone.now()
+    job.save(update_fields=["total", "status", "error", "finished_at"])
+    return job
+
+
+def enrollment_exit_now(*, enrollment: Enrollment, reason: str = "manual") -> Enrollment:
+    """Force a live enrollment out with ``reason``; WorkflowStateError if it already ended."""
+    if not enrollment_exit(enrollment_id=enrollment.pk, reason=reason or "manual"):
+        enrollment.refresh_from_db()
+        raise WorkflowStateError(
+            f"enrollment {enrollment.pk} is already {enrollment.status}; nothing to exit"
+        )
+    enrollment.refresh_from_db()
+    return enrollment
+
+
+def workflow_test(
+    *,
+    workflow: Workflow,
+    contact_id: Any = None,
+    contact: dict[str, Any] | None = None,
+    trigger: dict[str, Any] | None = None,
+    events: list[dict[str, Any]] | None = None,
+    version: int | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Dry-run the draft (or version ``version``) for a sample contact; nothing is written.
+
+    ``contact_id`` names a contact of the workflow's tenant (its snapshot is used, overlaid by
+    ``contact`` fields); ``events`` are injected events (``{"after": "2d", "type": …}``).
+    Returns the DryRunReport dict: status, exit_reason, error, path, steps (rendered input and
+    output each), events, outbox (what would be sent), changes. Raises DefinitionError for an
+    unreadable draft, DryRunError for bad events, Contact.DoesNotExist for a foreign id.
+    """
+    if version is not None:
+        definition = workflow.versions.get(number=version).definition
+    else:
+        definition = definition_to_dict(draft_definition(workflow=workflow))
+    sample: dict[str, Any] = {}
+    if contact_id is not None:
+        row = contact_model().objects.get(tenant_id=workflow.tenant_id, pk=contact_id)
+        sample = contact_adapter().snapshot(row)
+    sample.update(contact or {})
+    report = dry_run(
+        definition=definition,
+        contact=sample,
+        trigger=trigger or {},
+        events=events or [],
+        seed=seed,
+        tenant_id=workflow.tenant_id,
+    )
+    return report.as_dict()
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    enrollment: Enrollment | None
+    contact: Any
+    created_contact: bool
+
+
+def workflow_run(
+    *,
+    workflow: Workflow,
+    input_vars: dict[str, Any] | None = None,
+    contact_id: Any = None,
+    user=None,
+) -> RunStarted:
+    """Run an active workflow now for one contact, ``input_vars`` as ``trigger.*``.
+
+    The contact is ``contact_id`` (of the workflow's tenant), else the tenant's contact whose
+    email or phone is ``input_vars`` ``email``/``phone``/``from``, else a new contact made from
+    those values (source ``api_run``). Returns the enrollment (None when the contact is
+    already in and re-enrollment is off). Raises EnrollmentRefused for an inactive workflow,
+    Contact.DoesNotExist for an id outside the tenant.
+    """
+    variables = dict(input_vars or {})
+    contacts = contact_model().objects.filter(tenant_id=workflow.tenant_id)
+    created = False
+    if contact_id is not None:
+        contact = contacts.get(pk=contact_id)
+    else:
+        contact, created = _run_contact(workflow, contacts, variables)
+    trigger = {
+        **variables,
+        "type": "manual",
+        "via": "api-run",
+        "by": getattr(user, "username", "") or "",
+        "occurred_at": timezone.now().isoformat(),
+        "contact_id": contact.pk,
+    }
+    enrollment = enrollment_create(workflow=workflow, contact=contact, trigger=trigger)
+    return RunStarted(enrollment=enrollment, contact=contact, created_contact=created)
+
+
+def _run_contact(workflow: Workflow, contacts, variables: dict[str, Any]) -> tuple[Any, bool]:
+    email = str(variables.get("email") or "").strip()
+    phone = str(variables.get("phone") or "").strip()
+    sender = str(variables.get("from") or "").strip()
+    if not email and "@" in sender:
+        email = sender
+    elif not phone and sender.lstrip("+").isdigit():
+        phone = sender
+    if workflow.status != Workflow.Status.ACTIVE:
+        raise EnrollmentRefused(f"workflow '{workflow.name}' is {workflow.status}, not active")
+    found = None
+    if email:
+        found = contacts.filter(email__iexact=email).order_by("pk").first()
+    if found is None and phone:
+        found = contacts.filter(phone=phone).order_by("pk").first()
+    if found is not None:
+        return found, False
+    name = sender if sender and not (email or phone) else ""
+    contact = contact_model().objects.create(
+        tenant_id=workflow.tenant_id,
+        email=email,
+        phone=phone,
+        first_name=name[:100],
+        source="api_run",
+    )
+    return contact, True
+
+
+# --- Draft steps ----------------------------------------------------------------------------
+
+STEP_FIELDS = ("step_id", "name", "type", "config", "delay", "next_step", "on_error", "prompt")
+
+
+def _check_steps(workflow: Workflow, rows: list[WorkflowStep]) -> None:
+    """Validate the draft as it would be with ``rows`` as its steps (DefinitionError if not)."""
+    data = draft_dict(workflow=workflow)
+    steps = []
+    for row in rows:
+        step: dict[str, Any] = {"id": row.step_id, "type": row.type}
+        for key, value in (
+            ("name", row.name),
+            ("config", row.config),
+            ("delay", row.delay),
+            ("next", row.next_step),
+            ("on_error", row.on_error),
+        ):
+            if value:
+                step[key] = value
+        steps.append(step)
+    data["steps"] = steps
+    load_definition(data)
+
+
+def step_create(*, workflow: Workflow, fields: dict[str, Any]) -> WorkflowStep:
+    """Add a draft step (at ``order``, else last); its config is checked against its kind.
+
+    ``fields``: step_id, type, name, config, delay, next_step, on_error, prompt (a Prompt of
+    the same tenant or None), order. Raises DefinitionError with the step's path.
+    """
+    with transaction.atomic():
+        Workflow.objects.select_for_update().get(pk=workflow.pk)
+        rows = list(workflow.steps.order_by("order", "id"))
+        row = WorkflowStep(workflow=workflow, **{k: v for k, v in fields.items() if k != "order"})
+        position = fields.get("order")
+        position = len(rows) if position is None else max(0, min(int(position), len(rows)))
+        rows.insert(position, row)
+        _check_steps(workflow, rows)
+        for index, item in enumerate(rows):
+            item.order = index
+            item.save()
+        workflow.save(update_fields=["updated_at"])
+        return row
+
+
+def step_update(*, step: WorkflowStep, fields: dict[str, Any]) -> WorkflowStep:
+    """Change a draft step's fields (see ``step_create``); re-checked in its workflow."""
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().get(pk=step.workflow_id)
+        rows = list(workflow.steps.order_by("order", "id"))
+        for row in rows:
+            if row.pk == step.pk:
+                for key, value in fields.items():
+                    if key in STEP_FIELDS:
+                        setattr(row, key, value)
+                step = row
+        if "order" in fields:
+            rows.remove(step)
+            rows.insert(max(0, min(int(fields["order"]), len(rows))), step)
+        _check_steps(workflow, rows)
+        for index, item in enumerate(rows):
+            item.order = index
+            item.save()
+        workflow.save(update_fields=["updated_at"])
+        return step
+
+
+def step_delete(*, step: WorkflowStep) -> None:
+    """Remove a draft step; the others close up. References to it show at publish time."""
+    with transaction.atomic():
+        workflow = step.workflow
+        step.delete()
+        for index, row in enumerate(workflow.steps.order_by("order", "id")):
+            if row.order != index:
+                row.order = index
+                row.save(update_fields=["order"])
+        workflow.save(update_fields=["updated_at"])
+
+
+def steps_reorder(*, workflow: Workflow, step_ids: list[str]) -> list[WorkflowStep]:
+    """Put the draft steps in the order of ``step_ids`` (every step id exactly once).
+
+    Raises StepOrderError naming missing, unknown or repeated ids.
+    """
+    with transaction.atomic():
+        rows = {r.step_id: r for r in workflow.steps.select_for_update()}
+        problems = []
+        if len(set(step_ids)) != len(step_ids):
+            problems.append("repeated step ids")
+        if unknown := [s for s in step_ids if s not in rows]:
+            problems.append(f"unknown step ids: {', '.join(unknown)}")
+        if missing := [s for s in rows if s not in step_ids]:
+            problems.append(f"missing step ids: {', '.join(missing)}")
+        if problems:
+            raise StepOrderError("; ".join(problems))
+        for index, step_id in enumerate(step_ids):
+            rows[step_id].order = index
+        WorkflowStep.objects.bulk_update(rows.values(), ["order"])
+        workflow.save(update_fields=["updated_at"])
+        return [rows[s] for s in step_ids]
+
+
+# --- The TypeScript write-up's create/update (its routes answer in its shape) ---------------
+
+
+def typescript_document(*, workflow: Workflow) -> dict[str, Any]:
+    """The draft in the TypeScript write-up's shape: trigger, conditions, actions (each with
+    ``nextActionId``: the step it goes to, null at the end), enabled.
+
+    Trigger filters stay under ``trigger.filters`` (canonical rules), so ``conditions`` is [].
+    """
+    rows = list(workflow.steps.order_by("order", "id"))
+    actions = []
+    for index, row in enumerate(rows):
+        config = dict(row.config or {})
+        if row.delay:
+            config["delay"] = row.delay
+        following = rows[index + 1].step_id if index + 1 < len(rows) else None
+        target = row.next_step or following
+        action: dict[str, Any] = {
+            "id": row.step_id,
+            "type": row.type,
+            "config": config,
+            "nextActionId": None if target in (None, "end") else target,
+        }
+        if row.name:
+            action["name"] = row.name
+        actions.append(action)
+    trigger: dict[str, Any] = {"type": workflow.trigger_type, "config": workflow.trigger_config}
+    if workflow.trigger_filters:
+        trigger["filters"] = workflow.trigger_filters
+    return {
+        "name": workflow.name,
+        "description": workflow.description,
+        "enabled": workflow.status == Workflow.Status.ACTIVE,
+        "trigger": trigger,
+        "conditions": [],
+        "actions": actions,
+    }
+
+
+def workflow_save_typescript(
+    *, tenant: Tenant, data: dict[str, Any], workflow: Workflow | None = None, user=None
+) -> Workflow:
+    """Create (``workflow`` None) or update a workflow from the TypeScript write-up's body.
+
+    An update merges the given keys (name, description, enabled, trigger, conditions,
+    actions) over the draft. ``enabled: true`` publishes the draft when it differs from the
+    live version (else resumes a paused one); ``enabled: false`` pauses an active one.
+    Raises DefinitionError, WorkflowNameTaken, PublishRefused, WorkflowStateError.
+    """
+    with transaction.atomic():
+        # "enabled" is the workflow's status here, not part of its definition.
+        given = {k: v for k, v in data.items() if k != "enabled"}
+        if workflow is None:
+            document = dict(given)
+            document.setdefault("actions", [])
+            workflow = workflow_create(tenant=tenant, data=document)
+        else:
+            current = typescript_document(workflow=workflow)
+            del current["enabled"]
+            document = {**current, **given}
+            workflow = workflow_update(workflow=workflow, changes=document, replace=True)
+        enabled = data.get("enabled")
+        if enabled is True:
+            _enable(workflow, user)
+        elif enabled is False and workflow.status == Workflow.Status.ACTIVE:
+            workflow_pause(workflow=workflow)
+        workflow.refresh_from_db()
+        return workflow
+
+
+def _enable(workflow: Workflow, user) -> None:
+    live = workflow.published_version
+    current = checksum_of(definition_to_dict(draft_definition(workflow=workflow)))
+    if live is None or live.checksum != current:
+        workflow_publish(workflow=workflow, user=user, note="enabled")
+    elif workflow.status == Workflow.Status.PAUSED:
+        workflow_resume(workflow=workflow)
