@@ -18,6 +18,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -143,6 +144,13 @@ def _handle(exc: Exception) -> Response:
     domain = _domain(exc)
     if domain is not None:
         return Response(error_body(domain[1], str(exc)), status=domain[0])
+    if isinstance(exc, IntegrityError):
+        # A race with another request (two creates of one name); nothing was saved.
+        logger.warning("API write refused by a database constraint: %s", exc)
+        return Response(
+            error_body("conflict", "The change conflicts with existing data; nothing was saved."),
+            status=409,
+        )
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return Response(error_body("not_found", _not_found_message(exc)), status=404)
     if isinstance(exc, DjangoPermissionDenied):

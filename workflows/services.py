@@ -614,7 +614,13 @@ def _check_steps(workflow: Workflow, rows: list[WorkflowStep]) -> None:
     """Validate the draft as it would be with ``rows`` as its steps (DefinitionError if not)."""
     data = draft_dict(workflow=workflow)
     steps = []
-    for row in rows:
+    seen: set[str] = set()
+    for index, row in enumerate(rows):
+        if row.step_id in seen:
+            raise DefinitionError(
+                [Problem(f"steps[{index}].id", f"step id '{row.step_id}' is already used")]
+            )
+        seen.add(row.step_id)
         step: dict[str, Any] = {"id": row.step_id, "type": row.type}
         for key, value in (
             ("name", row.name),

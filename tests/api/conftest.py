@@ -86,3 +86,26 @@ def error_of(response) -> dict:
     assert set(body) == {"code", "message", "details"}, body
     assert isinstance(body["details"], list)
     return body
+
+
+class Collected:
+    """Tasks dispatched through engine.queue, kept (not run) for the test to look at."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list]] = []
+
+    def __call__(self, name: str, args: list) -> None:
+        self.sent.append((name, list(args)))
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.sent]
+
+
+@pytest.fixture
+def sent():
+    """Collects dispatched tasks (wrap the request in django_capture_on_commit_callbacks)."""
+    from engine import queue
+
+    collector = Collected()
+    with queue.use_dispatcher(collector):
+        yield collector
