@@ -11,8 +11,8 @@ from typing import Any
 from django.db import models
 
 from crm.models import Tag, Tenant
-from engine.contacts import contact_model
-from engine.record_registry import record_types
+from engine.effects.contacts import contact_model
+from engine.effects.record_registry import record_types
 
 # Contact fields a workflow may read or write (the snapshot's keys).
 CONTACT_FIELDS = (

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from api.tenancy import ADMIN
 from api.views import TenantViewSet, flag
-from engine.runlog import run_log
+from engine.runtime.runlog import run_log
 
 from . import api_serializers as s
 from . import selectors, services

@@ -16,8 +16,6 @@ from django.db.models import Max
 from django.utils import timezone
 
 from crm.models import EmailTemplate, Tenant, VoicemailDrop
-from engine import queue
-from engine.contacts import contact_adapter, contact_model
 from engine.definition import (
     DefinitionError,
     Problem,
@@ -30,7 +28,9 @@ from engine.definition import (
     validate_definition,
 )
 from engine.dryrun import dry_run
-from engine.enrollment import EnrollmentRefused, enrollment_create, enrollment_exit
+from engine.effects.contacts import contact_adapter, contact_model
+from engine.runtime import queue
+from engine.runtime.enrollment import EnrollmentRefused, enrollment_create, enrollment_exit
 from engine.triggers.audience import contacts_matching
 from engine.triggers.manual import ManualEnrollError, manual_enroll
 from prompts.models import Prompt

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from api.services import api_token_create
 from crm.models import TenantMembership
+from engine.runtime import queue
 from tests.cast import make_staff, make_tenant
 
 ROLES = ("viewer", "editor", "admin", "owner")
@@ -104,8 +105,6 @@ class Collected:
 @pytest.fixture
 def sent():
     """Collects dispatched tasks (wrap the request in django_capture_on_commit_callbacks)."""
-    from engine import queue
-
     collector = Collected()
     with queue.use_dispatcher(collector):
         yield collector

@@ -16,6 +16,8 @@ from api.services import api_token_create, api_token_revoke, key_hash
 from crm.models import TenantMembership
 from tests.api.conftest import SIMPLE, bearer, error_of
 from tests.cast import make_staff, make_tenant
+from workflows import selectors
+from workflows.models import Workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -176,8 +178,6 @@ def test_malformed_json_is_400_in_the_error_shape(owner):
 
 
 def test_a_server_error_is_500_in_the_error_shape_without_a_traceback(owner, monkeypatch):
-    from workflows import selectors
-
     def boom(**kwargs):
         raise RuntimeError("secret internals")
 
@@ -210,8 +210,6 @@ def test_an_empty_rate_turns_throttling_off(owner):
 
 
 def test_lists_are_paginated(owner, tenant):
-    from workflows.models import Workflow
-
     Workflow.objects.bulk_create(Workflow(tenant=tenant, name=f"W{i:02}") for i in range(7))
     body = owner.get("/api/workflows?page_size=3&page=2").json()
     assert body["count"] == 7

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from engine import scheduler
+from engine.runtime import scheduler
 from tests.api.conftest import bearer
 from tests.cast import make_contact, make_published, make_staff, make_tenant
 from workflows.models import Enrollment, Workflow

@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from engine.enrollment import enrollment_create
+from engine.runtime.enrollment import enrollment_create
 from tests.api.conftest import SIMPLE, error_of
 from tests.cast import make_contact, make_published
 from workflows import services

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from engine.enrollment import enrollment_create
+from engine.runtime.enrollment import enrollment_create
 from tests.api.conftest import SIMPLE, error_of
 from tests.cast import make_contact
 from workflows.models import Enrollment, Workflow, WorkflowVersion

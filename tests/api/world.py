@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from crm.models import Contact, Tenant
-from engine.enrollment import enrollment_create
+from engine.runtime.enrollment import enrollment_create
 from prompts.models import Prompt
 from prompts.services import prompt_create
 from tests.cast import add_tag, make_contact, make_published
