@@ -176,7 +176,7 @@ class WorkflowViewSet(
     @extend_schema(
         parameters=[s.ExportQuery],
         responses={
-            (200, "application/yaml"): OpenApiTypes.STR,
+            (200, "application/yaml"): OpenApiTypes.OBJECT,
             (200, "application/json"): OpenApiTypes.OBJECT,
         },
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -45,19 +45,10 @@ class EnrollmentViewSet(TenantViewSet):
         )
         return Response(s.EnrollmentOut(enrollment).data)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "format", str, enum=["runlog"], description="runlog: the PHP plan's JSON log"
-            )
-        ],
-        responses=s.StepLogOut(many=True),
-    )
+    @extend_schema(responses=s.StepLogOut(many=True))
     @action(detail=True, methods=["get"])
     def logs(self, request, pk=None):
         enrollment = self.get_object()
-        if request.GET.get("format") == "runlog":
-            return Response(run_log(enrollment=enrollment))
         page = self.paginate_queryset(enrollment.logs.order_by("started_at", "id"))
         return self.get_paginated_response(s.StepLogOut(page, many=True).data)
 

@@ -122,7 +122,7 @@ class PublishIn(serializers.Serializer):
 
 
 class VersionOut(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     class Meta:
         model = WorkflowVersion

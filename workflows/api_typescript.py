@@ -26,7 +26,7 @@ LIST_ENVELOPE = inline_serializer(
     {
         "success": serializers.BooleanField(),
         "workflows": serializers.ListField(child=serializers.DictField()),
-        "stats": serializers.DictField(),
+        "stats": serializers.DictField(required=False),
         "count": serializers.IntegerField(),
         "next": serializers.CharField(allow_null=True),
         "previous": serializers.CharField(allow_null=True),

@@ -114,7 +114,6 @@ def object_cases(a: World, b: World) -> dict[str, list[tuple[str, str, object]]]
         "api/enrollments/(?P<pk>[0-9]+)/exit": [("post", f"/api/enrollments/{enr}/exit", {})],
         "api/enrollments/(?P<pk>[0-9]+)/logs": [
             ("get", f"/api/enrollments/{enr}/logs", None),
-            ("get", f"/api/enrollments/{enr}/logs?format=runlog", None),
         ],
         "api/enrollments/(?P<pk>[0-9]+)/runlog": [("get", f"/api/enrollments/{enr}/runlog", None)],
         "api/enroll-jobs/(?P<pk>[0-9]+)": [("get", f"/api/enroll-jobs/{a.job}", None)],

@@ -239,4 +239,3 @@ def test_enrollment_detail_exit_logs_and_runlog(owner, tenant, workflow):
     runlog = owner.get(f"{url}/runlog").json()
     assert runlog["execution_id"] == str(enrollment.pk)
     assert runlog["status"] == "completed"
-    assert owner.get(f"{url}/logs?format=runlog").json() == runlog
