@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0001_initial'),
-        ('workflows', '0001_initial'),
+        ('workflows', '0003_steplog_thinking_cached_tokens'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
