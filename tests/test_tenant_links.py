@@ -282,3 +282,59 @@ def test_staff_may_add_a_new_user_and_a_superuser_anyone(cast):
         ("newcomer", "editor"),
         ("bobby-of-b", "viewer"),
     }
+
+
+# -- the engine: an enrollment whose links leave its tenant never runs -----------------------
+
+
+def _bad_enrollment_written_past_the_triggers(**links):
+    """A row as an old database (before the triggers) may still hold."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")  # triggers off
+        try:
+            enrollment = Enrollment.objects.create(current_step="done", **links)
+        finally:
+            cursor.execute("SET LOCAL session_replication_role = origin")
+    return enrollment
+
+
+@pytest.mark.parametrize("leak", ["workflow", "version", "contact"])
+def test_the_engine_refuses_to_run_an_enrollment_linking_another_tenant(
+    require_postgres, cast, leak
+):
+    from engine.runtime.executor import step_run
+
+    links = {
+        "tenant": cast["a"],
+        "workflow": cast["flow_a"],
+        "version": cast["flow_a"].published_version,
+        "contact": cast["contact_a"],
+    }
+    if leak == "workflow":
+        links.update(workflow=cast["flow_b"], version=cast["flow_b"].published_version)
+    elif leak == "version":
+        links["version"] = cast["flow_b"].published_version
+    else:
+        links["contact"] = cast["contact_b"]
+    enrollment = _bad_enrollment_written_past_the_triggers(**links)
+
+    assert step_run(enrollment_id=enrollment.pk, step_id="done", seq=0) == "refused"
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.FAILED
+    assert "of another tenant" in enrollment.error
+    assert not StepLog.objects.filter(enrollment=enrollment).exists()
+
+
+def test_the_engine_runs_a_consistent_enrollment(cast, settings):
+    from engine.runtime.executor import step_run
+
+    enrollment = _enrollment(cast)
+    enrollment.current_step = "done"
+    enrollment.save()
+
+    assert step_run(enrollment_id=enrollment.pk, step_id="done", seq=0) != "refused"
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.EXITED

@@ -36,6 +36,7 @@ from engine.runtime.machine import (
     go_to,
     goal_timed_out,
 )
+from engine.runtime.tenancy import cross_tenant_problem
 from workflows.models import Enrollment, ScheduledAction, StepLog
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,8 @@ def _chain(enrollment_id: int, step: Next, budget: TaskBudget) -> str:
                 return "gone"
             if enrollment.step_count != step.seq or enrollment.current_step != step.step_id:
                 return "stale"
+            if _refused(enrollment):
+                return "refused"
             outcome = _drive(enrollment, step.step_id, budget=budget, contact=step.contact)
         if outcome.next is None:
             return outcome.status
@@ -149,10 +152,26 @@ def action_run(*, action_id: int) -> str:
             return "gone"
         if enrollment.step_count != action.seq:
             return "stale"
+        if _refused(enrollment):
+            return "refused"
         outcome = _resume(enrollment, action, budget)
     if outcome.next is None:
         return outcome.status
     return _chain(enrollment.pk, outcome.next, budget)
+
+
+def _refused(enrollment: Enrollment) -> bool:
+    """Fail (without running anything) an enrollment whose links leave its tenant."""
+    problem = cross_tenant_problem(enrollment)
+    if problem is None:
+        return False
+    logger.error("%s", problem)
+    state.move(enrollment, Enrollment.Status.FAILED)
+    enrollment.error = problem
+    enrollment.completed_at = timezone.now()
+    enrollment.save(update_fields=["status", "error", "completed_at", "updated_at"])
+    cancel_pending(enrollment.pk)
+    return True
 
 
 def _resume(enrollment: Enrollment, action: ScheduledAction, budget: TaskBudget) -> Outcome:
