@@ -165,9 +165,12 @@ class Terminal:
             try:
                 ready = self.wait_until_ready(process, log_path, spec)
             finally:
-                os.killpg(process.pid, spec.stop)
+                # bash -c execs a lone command, so this reaches the server's main process,
+                # which stops its own workers (signalling the whole group would kill a
+                # prefork pool's children under the master).
+                process.send_signal(spec.stop)
                 try:
-                    process.wait(timeout=60)
+                    process.wait(timeout=120)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
