@@ -390,3 +390,36 @@ class RunIn(serializers.Serializer):
 
 class RunQuery(serializers.Serializer):
     wait = serializers.IntegerField(min_value=0, max_value=60, default=0)
+
+
+class TypeScriptActionIn(serializers.Serializer):
+    """One action of the TypeScript write-up (checked by the definition parser)."""
+
+    id = serializers.CharField()
+    type = serializers.CharField(help_text="any case: SEND_MESSAGE, send_message …")
+    name = serializers.CharField(required=False)
+    config = serializers.DictField(required=False)
+    nextActionId = serializers.CharField(allow_null=True, required=False)
+
+
+class TypeScriptWorkflowIn(serializers.Serializer):
+    """The write-up's workflow body: ``enabled: true`` publishes (needs admin)."""
+
+    name = serializers.CharField()
+    description = serializers.CharField(required=False, allow_blank=True)
+    enabled = serializers.BooleanField(required=False)
+    trigger = serializers.DictField()
+    conditions = serializers.ListField(child=serializers.DictField(), required=False)
+    actions = TypeScriptActionIn(many=True)
+
+
+class TypeScriptUpdateIn(serializers.Serializer):
+    """``workflowId`` and the keys to change."""
+
+    workflowId = serializers.CharField()
+    name = serializers.CharField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    enabled = serializers.BooleanField(required=False)
+    trigger = serializers.DictField(required=False)
+    conditions = serializers.ListField(child=serializers.DictField(), required=False)
+    actions = TypeScriptActionIn(many=True, required=False)

@@ -75,7 +75,7 @@ class TypeScriptRoutes(TenantViewSet):
         body = {"success": True, "workflow": typescript_workflow(workflow, counts.get(workflow.pk))}
         return Response(body, status=code)
 
-    @extend_schema(request=s.WorkflowIn, responses={201: ENVELOPE})
+    @extend_schema(request=s.TypeScriptWorkflowIn, responses={201: ENVELOPE})
     @action(detail=False, methods=["post"], url_path="create")
     def ts_create(self, request):
         data = _object(request.data)
@@ -86,7 +86,7 @@ class TypeScriptRoutes(TenantViewSet):
         )
         return self._envelope(workflow, status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.WorkflowIn, responses=ENVELOPE)
+    @extend_schema(request=s.TypeScriptUpdateIn, responses=ENVELOPE)
     @action(detail=False, methods=["post"], url_path="update")
     def ts_update(self, request):
         data = _object(request.data)

@@ -23,6 +23,7 @@ from engine.definition import (
     ValidationResult,
     WorkflowDefinition,
     definition_to_dict,
+    dump_yaml,
     load_definition,
     parse_definition,
     validate_definition,
@@ -95,6 +96,24 @@ def definition_validate(*, tenant: Tenant, definition: WorkflowDefinition) -> Va
 def draft_definition(*, workflow: Workflow) -> WorkflowDefinition:
     """The draft (workflow fields + step rows) as a definition."""
     return load_definition(draft_dict(workflow=workflow))
+
+
+def draft_with_lines(*, workflow: Workflow, definition: WorkflowDefinition) -> WorkflowDefinition:
+    """``definition`` (the draft) with source lines, so problems can say where.
+
+    The lines are those of the imported document while the draft is unchanged since the
+    import, else those of the draft's YAML export (``GET …/export``).
+    """
+    for text in (workflow.source_text, dump_yaml(definition)):
+        if not text:
+            continue
+        try:
+            parsed = parse_definition(text)
+        except DefinitionError:
+            continue
+        if parsed.definition == definition:
+            return parsed.definition
+    return definition
 
 
 def draft_dict(*, workflow: Workflow) -> dict[str, Any]:
@@ -240,7 +259,10 @@ def workflow_publish(*, workflow: Workflow, user=None, note: str = "") -> Workfl
         raise PublishRefused(workflow, ValidationResult(errors=list(exc.problems))) from None
     result = definition_validate(tenant=workflow.tenant, definition=definition)
     if not result.ok:
-        raise PublishRefused(workflow, result)
+        lined = draft_with_lines(workflow=workflow, definition=definition)
+        raise PublishRefused(
+            workflow, definition_validate(tenant=workflow.tenant, definition=lined)
+        )
     compiled = definition_to_dict(definition)
     number = (workflow.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = WorkflowVersion.objects.create(

@@ -105,6 +105,9 @@ def test_publish_refuses_with_every_problem_path_and_line(owner):
     assert "steps[0].next" in errors
     assert "steps[1].config.then" in errors
     assert "nowhere" in errors["steps[0].next"]["message"]
+    # Unchanged since the import: lines of the imported document.
+    assert errors["steps[0].next"]["line"] == 9
+    assert errors["steps[1].config.then"]["line"] == 14
     assert not WorkflowVersion.objects.filter(workflow_id=workflow_id).exists()
 
 
@@ -258,3 +261,14 @@ def test_delete_without_live_enrollments(owner):
     made = create(owner)
     assert owner.delete(f"/api/workflows/{made['id']}").status_code == 204
     assert owner.get(f"/api/workflows/{made['id']}").status_code == 404
+
+
+def test_publish_problems_of_an_edited_draft_carry_lines_of_its_export(owner):
+    made = create(owner)
+    url = f"/api/workflows/{made['id']}"
+    owner.patch(url, {"steps": [{"id": "a", "type": "send_sms", "config": {"message": "x"},
+                                 "next": "ghost"}]}, format="json")  # fmt: skip
+    refused = owner.post(f"{url}/publish")
+    detail = next(d for d in error_of(refused)["details"] if d["path"] == "steps[0].next")
+    exported = owner.get(f"{url}/export").content.decode().splitlines()
+    assert "ghost" in exported[detail["line"] - 1]
