@@ -161,3 +161,9 @@ class Transport(filesystem.Transport):
     implements = filesystem.Transport.implements.extend(
         exchange_type=frozenset(["direct", "topic"])
     )
+
+    @property
+    def default_connection_params(self) -> dict:
+        # No default host: a folder needs none, and kombu warns on every connection
+        # ("No hostname was supplied") when the URL has none but a default exists.
+        return {"port": self.default_port}

@@ -119,3 +119,10 @@ def test_without_fanout_celery_leaves_the_workers_remote_control_off(tmp_path):
         assert connection.supports_exchange_type("direct")
         worker = SimpleNamespace(app=app, conninfo=connection)
         assert not Control.include_if(None, worker)
+
+
+def test_connecting_to_a_folder_does_not_warn_about_a_missing_hostname(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="kombu.connection"), connect(tmp_path) as conn:
+        conn.connect()
+        assert conn.info()["transport"] is Transport
+    assert "No hostname" not in caplog.text
