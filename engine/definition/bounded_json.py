@@ -26,6 +26,7 @@ class JsonLimits:
     max_depth: int = 64
     max_keys: int = 20_000
     max_int_digits: int = MAX_INT_DIGITS
+    max_object_keys: int = 5_000
 
 
 class JsonLimitError(ValueError):
@@ -58,6 +59,8 @@ def loads_bounded(text: str, limits: JsonLimits | None = None) -> Any:
         keys += len(pairs)
         if keys > limits.max_keys:
             raise _TooBig(f"more than {limits.max_keys} keys in the document", "")
+        if len(pairs) > limits.max_object_keys:
+            raise _TooBig(f"an object has more than {limits.max_object_keys} keys", "")
         out: dict[str, Any] = {}
         for key, value in pairs:
             if key in out:
@@ -111,22 +114,41 @@ def loads_bounded(text: str, limits: JsonLimits | None = None) -> Any:
 # Strings (with escapes) first, so brackets inside them are not counted.
 _STRING = r'"(?:[^"\\]|\\.)*"'
 _TOKENS = re.compile(_STRING + r"|[\[\]{}]", re.DOTALL)
-_NOT_BRACKETS = re.compile(_STRING + r"|[^\[\]{}]+", re.DOTALL)
+_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_NOT_STRUCTURE = re.compile(r'[^\[\]{}"]+')
+_QUOTED = re.compile(r'"[^"]*"')
 _EMPTY_PAIR = re.compile(r"\[\]|\{\}")
 
 
+def _brackets(text: str) -> str:
+    """The brackets of ``text`` outside strings, in order (escapes, then all but brackets and
+    quotes, then quoted spans removed: three C-speed passes)."""
+    return _QUOTED.sub("", _NOT_STRUCTURE.sub("", _ESCAPE.sub("", text)))
+
+
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
 def _check_depth(text: str, max_depth: int) -> None:
-    # Each pass removes the innermost pairs, all in C: depth passes of a brackets-only string.
-    brackets = _NOT_BRACKETS.sub("", text)
+    # Brackets inside strings only add depth: when all of them together stay within the limit,
+    # the document does (the usual case, one fast pass); else count again without strings.
+    if _nesting_within(_NOT_BRACKET.sub("", text), max_depth, unbalanced=False):
+        return
+    if _nesting_within(_brackets(text), max_depth, unbalanced=True):
+        return
+    raise JsonLimitError(f"nested more than {max_depth} levels deep", _deep_line(text, max_depth))
+
+
+def _nesting_within(brackets: str, max_depth: int, *, unbalanced: bool) -> bool:
+    """Whether bracket nesting stays within ``max_depth``; an unbalanced rest gives
+    ``unbalanced`` (True where json.loads will report it with its position)."""
     for _ in range(max_depth):
         if not brackets:
-            return
+            return True
         brackets, removed = _EMPTY_PAIR.subn("", brackets)
         if not removed:
-            return  # unbalanced: json.loads says where
-    if brackets and _EMPTY_PAIR.search(brackets):
-        line = _deep_line(text, max_depth)
-        raise JsonLimitError(f"nested more than {max_depth} levels deep", line)
+            return unbalanced
+    return not (brackets and _EMPTY_PAIR.search(brackets))
 
 
 def _deep_line(text: str, max_depth: int) -> int | None:

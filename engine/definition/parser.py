@@ -9,6 +9,7 @@ from django.conf import settings
 from pydantic import ValidationError
 
 from engine.definition.legacy import convert_legacy, is_legacy
+from engine.definition.limits import check_steps
 from engine.definition.problems import DefinitionError, LineMap, Problem
 from engine.definition.schema import WorkflowDefinition
 from engine.definition.translate import problems_from_validation_error
@@ -49,6 +50,7 @@ def load_definition(data: Any, *, lines: LineMap | None = None) -> WorkflowDefin
         got = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r}"[:60]
         message = f"a workflow must be a mapping with name, trigger and steps, got {got}"
         raise DefinitionError([Problem("", message, 1 if lines else None)])
+    check_steps(data)
     if is_legacy(data):
         data, lines = convert_legacy(data, lines)
     try:

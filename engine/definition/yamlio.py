@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import json
+import math
 from typing import Any
 
 import yaml
 
+from engine.definition.bounded_json import JsonLimitError, loads_bounded
+from engine.definition.limits import (
+    JSON_LIMITS,
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    MAX_MAPPING_KEYS,
+    check_steps,
+    check_text,
+    line_of,
+)
 from engine.definition.problems import DefinitionError, LineMap, Problem, join_path
-
-MAX_DEPTH = 64
 
 
 class _Loader(yaml.SafeLoader):
@@ -39,6 +47,33 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    digits = node.value.replace("_", "").lstrip("+-")
+    if len(digits) > MAX_INT_DIGITS:
+        raise DefinitionError(
+            [
+                Problem(
+                    "",
+                    f"number {node.value[:12]}… has more than {MAX_INT_DIGITS} digits",
+                    node.start_mark.line + 1,
+                )
+            ]
+        )
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
+def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    value = yaml.SafeLoader.construct_yaml_float(loader, node)
+    if not math.isfinite(value):
+        raise DefinitionError(
+            [Problem("", f"'{node.value}' is not a finite number", node.start_mark.line + 1)]
+        )
+    return value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+
 # Dates stay text: definitions travel as JSON, which has no date type.
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
@@ -47,8 +82,17 @@ _Loader.yaml_implicit_resolvers = {
 
 
 def load_yaml(text: str) -> tuple[Any, LineMap]:
-    """Parse YAML text into plain data plus the line of every key and list item."""
-    loader = _Loader(text)
+    """Parse YAML text into plain data plus the line of every key and list item.
+
+    Raises DefinitionError for unreadable YAML and for documents over the limits
+    (``engine.definition.limits``), the cheap ones checked before parsing.
+    """
+    check_text(text, yaml=True)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        message = f"invalid YAML: character #x{exc.character:04x} is not allowed"
+        raise DefinitionError([Problem("", message, line_of(text, exc.position))]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -71,15 +115,17 @@ def load_yaml(text: str) -> tuple[Any, LineMap]:
 
 
 def load_json(text: str) -> tuple[Any, LineMap]:
-    """Parse JSON text; lines come from reading it again as YAML (JSON is nearly a subset)."""
+    """Parse JSON text; lines come from reading it again as YAML (JSON is nearly a subset).
+
+    Limits (depth, keys, number sizes, duplicate keys, steps) are checked on the fast JSON
+    parse, before the slower pass that finds lines.
+    """
+    check_text(text, yaml=False)
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates)
-    except json.JSONDecodeError as exc:
-        raise DefinitionError(
-            [Problem("", f"invalid JSON: {exc.msg} at column {exc.colno}", exc.lineno)]
-        ) from None
-    except RecursionError:
-        raise DefinitionError([_too_deep()]) from None
+        data = loads_bounded(text, JSON_LIMITS)
+    except JsonLimitError as exc:
+        raise DefinitionError([Problem("", exc.message, exc.line)]) from None
+    check_steps(data)
     try:
         _, lines = load_yaml(text)
     except DefinitionError:
@@ -87,19 +133,13 @@ def load_json(text: str) -> tuple[Any, LineMap]:
     return data, lines
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise DefinitionError([Problem("", f"duplicate key '{key}'")])
-        out[key] = value
-    return out
-
-
 def _walk(node: Any, path: str, lines: LineMap, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise DefinitionError([_too_deep()])
     if isinstance(node, yaml.MappingNode):
+        if len(node.value) > MAX_MAPPING_KEYS:
+            message = f"more than {MAX_MAPPING_KEYS} keys in one mapping"
+            raise DefinitionError([Problem(path, message, node.start_mark.line + 1)])
         for key_node, value_node in node.value:
             child = join_path(path, str(key_node.value))
             lines.setdefault(child, key_node.start_mark.line + 1)

@@ -246,10 +246,10 @@ def test_it_refuses_keys_that_are_not_text() -> None:
     assert str(result.errors[0]) == "keys must be text, got '1' (line 1)"
 
 
-def test_it_refuses_duplicate_keys_in_json() -> None:
-    result = check_document('{"name": "a", "name": "b"}')
+def test_it_refuses_duplicate_keys_in_json_with_their_line() -> None:
+    result = check_document('{"name": "a",\n "steps": [{"id": "x",\n  "id": "y"}], "name": "b"}')
 
-    assert str(result.errors[0]) == "duplicate key 'name'"
+    assert str(result.errors[0]) == "duplicate key 'id' (line 3)"
 
 
 def test_it_respects_the_size_setting(settings) -> None:

@@ -10,11 +10,13 @@ contact; argparse's own usage errors are 2 as well); 3 done, with something to l
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from django.core.management.base import CommandError
 
 from crm.models import Tenant
+from engine.definition.parser import max_bytes as definition_max_bytes
 from workflows.models import Workflow
 
 EXIT_OK = 0
@@ -34,14 +36,25 @@ def failed(message: str) -> CommandError:
 
 
 def read_file(path: str) -> str:
+    """The file's text; its size is checked before reading (memory stays bounded by the
+    definition limit, however big the file) and it must be UTF-8."""
+    limit = definition_max_bytes()
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                raise invalid_input(f"{path}: {size} bytes, over the {limit}-byte limit")
+            data = handle.read(limit + 1)  # a file that grows while read is still bounded
     except FileNotFoundError:
         raise invalid_input(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise invalid_input(f"{path}: not UTF-8 text") from None
     except OSError as exc:  # a directory, no permission…
         raise invalid_input(f"{path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise invalid_input(f"{path}: over the {limit}-byte limit")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise invalid_input(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
 
 
 def tenant_by_slug(slug: str) -> Tenant:
