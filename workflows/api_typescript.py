@@ -112,7 +112,11 @@ class TypeScriptRoutes(TenantViewSet):
     )
     @action(detail=False, methods=["get"], url_path="list")
     def ts_list(self, request):
-        workflows = selectors.workflows_for(tenant=self.tenant).order_by("name", "id")
+        workflows = (
+            selectors.workflows_for(tenant=self.tenant)
+            .prefetch_related("steps")
+            .order_by("name", "id")
+        )
         if flag(request.GET.get("enabledOnly")):
             workflows = workflows.filter(status=Workflow.Status.ACTIVE)
         page = self.paginate_queryset(workflows)

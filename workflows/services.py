@@ -745,7 +745,8 @@ def typescript_document(*, workflow: Workflow) -> dict[str, Any]:
 
     Trigger filters stay under ``trigger.filters`` (canonical rules), so ``conditions`` is [].
     """
-    rows = list(workflow.steps.order_by("order", "id"))
+    # .all() so a list that prefetched the steps does not query per workflow.
+    rows = sorted(workflow.steps.all(), key=lambda row: (row.order, row.pk))
     actions = []
     for index, row in enumerate(rows):
         config = dict(row.config or {})
