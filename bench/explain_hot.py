@@ -1,0 +1,63 @@
+"""EXPLAIN the hot paths' queries on the database bench_journeys left behind (1,000,000 contacts).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/automation_studio_journeys \
+    .venv/bin/python bench/explain_hot.py
+
+Prints each query's plan: none may scan a tenant's contacts (bench/README.md keeps the output).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+os.environ.setdefault("DEBUG", "1")
+
+
+def main() -> None:
+    import django
+
+    django.setup()
+    from django.contrib.postgres.expressions import ArraySubquery
+    from django.db import transaction
+    from django.db.models import OuterRef
+
+    from crm.models import Contact, Tag
+    from workflows.models import Enrollment, SideEffect, Workflow
+
+    tenant_id = Contact.objects.filter(email="c1@bench.example").values_list("tenant_id", flat=True)
+    tenant_id = tenant_id.first()
+    enrollment = Enrollment.objects.order_by("-pk").first()
+    workflow = Workflow.objects.filter(tenant_id=tenant_id).first()
+    effect = SideEffect.objects.order_by("-pk").first()
+    contacts = Contact.objects.filter(tenant_id=tenant_id)
+    queries = {
+        "webhook: workflow by token": Workflow.objects.filter(webhook_token=workflow.webhook_token),
+        "webhook: contact by email (case-insensitive)": contacts.filter(
+            email__iexact="C500000@Bench.Example"
+        ).order_by("pk")[:1],
+        "webhook: contact by phone (E.164)": contacts.filter(phone="+49151000500000").order_by(
+            "pk"
+        )[:1],
+        "step: enrollment lock": Enrollment.objects.select_for_update().filter(pk=enrollment.pk),
+        "step: contact snapshot with its tag names": Contact.objects.filter(
+            pk=enrollment.contact_id
+        ).annotate(
+            tag_names=ArraySubquery(Tag.objects.filter(contacts=OuterRef("pk")).values("name"))
+        ),
+        "step: side-effect row by key": SideEffect.objects.filter(key=effect.key),
+        "step: tag by name": Tag.objects.filter(tenant_id=tenant_id, name="t0"),
+    }
+    print(f"{contacts.count():,} contacts in the tenant\n")
+    for label, queryset in queries.items():
+        print(f"-- {label}")
+        with transaction.atomic():  # the lock needs one; EXPLAIN ANALYZE changes nothing
+            print(queryset.explain(analyze=True).replace("\n", "\n   "), "\n")
+
+
+if __name__ == "__main__":
+    main()
