@@ -39,6 +39,9 @@ else:
         require("ALLOWED_HOSTS")
 
 INSTALLED_APPS = [
+    # The admin theme (django-unfold) must come before django.contrib.admin to override it.
+    "unfold",
+    "unfold.contrib.filters",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -123,6 +126,30 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed names in production (needs `collectstatic`); plain files in DEBUG.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+if not DEBUG:
+    # Serves the collected static files in production (no CDN, no separate web server);
+    # in DEBUG, runserver and the test live server serve them from the apps.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
+# --- Admin studio (django-unfold) ---------------------------------------------
+UNFOLD = {
+    "SITE_TITLE": "Automation Studio",
+    "SITE_HEADER": "Automation Studio",
+    "SITE_URL": "/",
+    "DASHBOARD_CALLBACK": "workflows.admin_dashboard.dashboard_callback",
+    "SHOW_VIEW_ON_SITE": False,
+}
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,13 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from .admin_actions import enroll_in_workflow
-from .admin_scoping import TenantScopedAdmin
+from .admin_scoping import PUBLISH_ROLES, ScopedInlineMixin, TenantScopedAdmin, has_role
 from .models import (
     Booking,
     Call,
@@ -16,15 +22,31 @@ from .models import (
     VoicemailDrop,
 )
 
+# Users and groups in the studio's theme (superusers manage them; staff have no auth perms).
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
 
-class MembershipInline(admin.TabularInline):
+
+@admin.register(get_user_model())
+class UserAdmin(BaseUserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin, ModelAdmin):
+    pass
+
+
+class MembershipInline(TabularInline):
     model = TenantMembership
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(ModelAdmin):
     list_display = ["name", "slug", "timezone", "ai_monthly_cost_cap", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -36,6 +58,17 @@ class TenantAdmin(admin.ModelAdmin):
             return queryset
         return queryset.filter(memberships__user=request.user)
 
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Only the tenant's owners and admins change its settings and members.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and has_role(request, None if obj is None else obj.pk, PUBLISH_ROLES)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
 
 @admin.register(Tag)
 class TagAdmin(TenantScopedAdmin):
@@ -43,7 +76,7 @@ class TagAdmin(TenantScopedAdmin):
     search_fields = ["name"]
 
 
-class ContactTagInline(admin.TabularInline):
+class ContactTagInline(ScopedInlineMixin, TabularInline):
     model = ContactTag
     extra = 0
     autocomplete_fields = ["tag"]

@@ -1,25 +1,60 @@
-"""Tenant scoping for every admin screen: staff see and pick only their tenants' rows."""
+"""Tenant scoping and roles for every admin screen: staff see and pick only their tenants' rows.
+
+Roles follow ``TenantMembership.Role`` (issue 12): viewers read, editors edit drafts and test,
+admins and owners publish. Superusers may do everything everywhere.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import admin
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import PermissionDenied
+from unfold.admin import ModelAdmin
 
-from .selectors import tenant_ids_for_user
+from .models import TenantMembership
+from .selectors import tenant_ids_for_user, tenant_roles_for_user
+
+Role = TenantMembership.Role
+EDIT_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.EDITOR})
+PUBLISH_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+def tenant_ids(request) -> set[int]:
+    """The ids of the tenants ``request.user`` may see, cached on the request."""
+    cached = getattr(request, "_studio_tenant_ids", None)
+    if cached is None:
+        cached = tenant_ids_for_user(user=request.user)
+        request._studio_tenant_ids = cached
+    return cached
+
+
+def tenant_roles(request) -> dict[int, str]:
+    """tenant id → the user's role there, cached on the request."""
+    cached = getattr(request, "_studio_tenant_roles", None)
+    if cached is None:
+        cached = tenant_roles_for_user(user=request.user)
+        request._studio_tenant_roles = cached
+    return cached
+
+
+def has_role(request, tenant_id: int | None, roles: frozenset[str]) -> bool:
+    """True when the user holds one of ``roles`` in ``tenant_id`` (any tenant when None)."""
+    if request.user.is_superuser:
+        return True
+    held = tenant_roles(request)
+    if tenant_id is None:
+        return any(role in roles for role in held.values())
+    return held.get(tenant_id) in roles
+
+
+class TenantScopedAdmin(ModelAdmin):
+    """Base admin: querysets, FK choices and saves limited to the user's tenants and roles."""
+
     # The ORM path from this model to its tenant.
     tenant_lookup = "tenant"
 
     def _tenant_ids(self, request) -> set[int]:
-        cached = getattr(request, "_studio_tenant_ids", None)
-        if cached is None:
-            cached = tenant_ids_for_user(user=request.user)
-            request._studio_tenant_ids = cached
-        return cached
+        return tenant_ids(request)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -36,16 +71,22 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if field is not None and not request.user.is_superuser:
-            related = db_field.remote_field.model
-            ids = self._tenant_ids(request)
-            if related._meta.label == "crm.Tenant":
-                field.queryset = field.queryset.filter(id__in=ids)
-            elif any(f.name == "tenant" for f in related._meta.get_fields()):
-                field.queryset = field.queryset.filter(tenant_id__in=ids)
-            elif related._meta.label == settings.AUTH_USER_MODEL:
-                field.queryset = members_of(field.queryset, ids)
+            field.queryset = scope_to_tenants(field.queryset, self._tenant_ids(request))
             scope_raw_id_widget(field)
         return field
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and has_role(request, None, EDIT_ROLES)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_edit(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_edit(request, obj)
+
+    def _may_edit(self, request, obj) -> bool:
+        tenant_id = None if obj is None else self._object_tenant_id(obj)
+        return has_role(request, tenant_id, EDIT_ROLES)
 
     def save_model(self, request, obj, form, change):
         tenant_id = self._object_tenant_id(obj)
@@ -94,3 +135,39 @@ def scope_raw_id_widget(field) -> None:
             queryset=field.queryset,
         )  # fmt: skip
         field.widget = scoped
+
+
+class ReadOnlyScopedAdmin(TenantScopedAdmin):
+    """Runtime rows (enrollments, logs, due work): written by the engine, only read here."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def scope_to_tenants(queryset, ids: set[int]):
+    """``queryset`` limited to rows of tenants ``ids`` (Tenant rows themselves, or via tenant)."""
+    model = queryset.model
+    if model._meta.label == "crm.Tenant":
+        return queryset.filter(id__in=ids)
+    if any(f.name == "tenant" for f in model._meta.get_fields()):
+        return queryset.filter(tenant_id__in=ids)
+    if model._meta.label == settings.AUTH_USER_MODEL:
+        return members_of(queryset, ids)
+    return queryset
+
+
+class ScopedInlineMixin:
+    """Inline FK choices limited to the user's tenants (inlines have no queryset of their own)."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and not request.user.is_superuser:
+            field.queryset = scope_to_tenants(field.queryset, tenant_ids(request))
+            scope_raw_id_widget(field)
+        return field

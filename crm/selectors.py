@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from .models import Tenant
+from .models import Tenant, TenantMembership
 
 
 def tenants_for_user(*, user) -> QuerySet[Tenant]:
@@ -18,3 +18,12 @@ def tenants_for_user(*, user) -> QuerySet[Tenant]:
 
 def tenant_ids_for_user(*, user) -> set[int]:
     return set(tenants_for_user(user=user).values_list("id", flat=True))
+
+
+def tenant_roles_for_user(*, user) -> dict[int, str]:
+    """tenant id → the user's ``TenantMembership.Role`` value there (empty for anonymous)."""
+    if not user.is_authenticated or not user.is_active:
+        return {}
+    return dict(
+        TenantMembership.objects.filter(user=user).values_list("tenant_id", "role").order_by()
+    )

@@ -1,22 +1,50 @@
+"""The studio's workflow screens: workflows (status only through actions), versions, and the
+read-only runtime rows (enrollments, step logs, due work) with tenant-scoped filters.
+"""
+
+from __future__ import annotations
+
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+from unfold.admin import StackedInline
+from unfold.decorators import action, display
 
-from crm.admin_scoping import TenantScopedAdmin
+from crm.admin_filters import related_filter, values_filter
+from crm.admin_scoping import ReadOnlyScopedAdmin, ScopedInlineMixin, TenantScopedAdmin
 
+from .admin_forms import WorkflowForm, WorkflowStepForm
+from .admin_status import STATUS_QUESTIONS, change_status, confirm_page
 from .models import Enrollment, ScheduledAction, StepLog, Workflow, WorkflowStep, WorkflowVersion
+from .selectors import workflows_with_stats
 
 
-class WorkflowStepInline(admin.StackedInline):
+class WorkflowStepInline(ScopedInlineMixin, StackedInline):
     model = WorkflowStep
+    form = WorkflowStepForm
     extra = 0
     fields = [("order", "step_id", "type"), "name", "config", ("delay", "next_step", "on_error")]
 
 
 @admin.register(Workflow)
 class WorkflowAdmin(TenantScopedAdmin):
-    list_display = ["name", "status", "trigger_type", "published_version", "tenant", "updated_at"]
-    list_filter = ["status", "trigger_type"]
+    form = WorkflowForm
+    list_display = [
+        "name",
+        "status_badge",
+        "trigger_type",
+        "published_number",
+        "enrolled",
+        "live",
+        "completed",
+        "failed",
+        "success_rate",
+        "last_run",
+    ]
+    list_filter = ["status", values_filter("trigger_type", "trigger")]
     search_fields = ["name", "description"]
-    readonly_fields = ["published_version", "published_at", "webhook_token"]
+    readonly_fields = ["status", "published_version", "published_at", "webhook_token"]
     inlines = [WorkflowStepInline]
     fieldsets = [
         (None, {"fields": ["tenant", "name", "description", "status"]}),
@@ -24,50 +52,193 @@ class WorkflowAdmin(TenantScopedAdmin):
         ("Settings", {"fields": ["settings"]}),
         ("Publishing", {"fields": ["published_version", "published_at", "webhook_token"]}),
     ]
+    actions = ["publish_selected", "pause_selected", "resume_selected", "archive_selected"]
+    actions_detail = ["publish_one", "pause_one", "resume_one", "archive_one"]
+
+    def get_queryset(self, request):
+        return workflows_with_stats(queryset=super().get_queryset(request))
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # A workflow stays in its tenant: moving it would strand its enrollments.
+        return [*fields, "tenant"] if obj is not None else fields
+
+    @display(
+        description="Status",
+        label={"draft": "info", "active": "success", "paused": "warning", "archived": "danger"},
+    )
+    def status_badge(self, obj: Workflow) -> str:
+        return obj.status
+
+    @admin.display(description="Version", ordering="published_version__number")
+    def published_number(self, obj: Workflow) -> str:
+        version = obj.published_version
+        return f"v{version.number}" if version else "—"
+
+    @admin.display(description="Enrolled", ordering="enrolled")
+    def enrolled(self, obj: Workflow) -> int:
+        return obj.enrolled
+
+    @admin.display(description="Active", ordering="live")
+    def live(self, obj: Workflow) -> int:
+        return obj.live
+
+    @admin.display(description="Completed", ordering="completed")
+    def completed(self, obj: Workflow) -> int:
+        return obj.completed
+
+    @admin.display(description="Failed", ordering="failed")
+    def failed(self, obj: Workflow) -> int:
+        return obj.failed
+
+    @admin.display(description="Success")
+    def success_rate(self, obj: Workflow) -> str:
+        finished = obj.completed + obj.exited + obj.failed
+        if not finished:
+            return "—"
+        return f"{(obj.completed + obj.exited) / finished:.0%}"
+
+    @admin.display(description="Last run", ordering="last_run")
+    def last_run(self, obj: Workflow):
+        return obj.last_run or "—"
+
+    # Bulk actions on the list.
+    @admin.action(description="Publish the drafts of the selected workflows")
+    def publish_selected(self, request, queryset):
+        change_status(self, request, queryset, "publish")
+
+    @admin.action(description="Pause selected workflows")
+    def pause_selected(self, request, queryset):
+        change_status(self, request, queryset, "pause")
+
+    @admin.action(description="Resume selected workflows")
+    def resume_selected(self, request, queryset):
+        change_status(self, request, queryset, "resume")
+
+    @admin.action(description="Archive selected workflows")
+    def archive_selected(self, request, queryset):
+        change_status(self, request, queryset, "archive")
+
+    # Buttons on the workflow page.
+    def _one(self, request, object_id: str, name: str):
+        """GET asks for confirmation (a link must never change state); POST does it."""
+        workflow = self.get_object(request, object_id)
+        if workflow is None:
+            return HttpResponseRedirect(reverse("admin:workflows_workflow_changelist"))
+        back = reverse("admin:workflows_workflow_change", args=[workflow.pk])
+        if request.method != "POST":
+            return confirm_page(
+                self,
+                request,
+                title=f"{name.title()} '{workflow}'",
+                back_url=back,
+                question=STATUS_QUESTIONS[name].format(workflow=workflow),
+                button=name.title(),
+            )
+        change_status(self, request, [workflow], name)
+        return HttpResponseRedirect(back)
+
+    @action(description="Publish", url_path="publish")
+    def publish_one(self, request, object_id: str):
+        return self._one(request, object_id, "publish")
+
+    @action(description="Pause", url_path="pause")
+    def pause_one(self, request, object_id: str):
+        return self._one(request, object_id, "pause")
+
+    @action(description="Resume", url_path="resume")
+    def resume_one(self, request, object_id: str):
+        return self._one(request, object_id, "resume")
+
+    @action(description="Archive", url_path="archive")
+    def archive_one(self, request, object_id: str):
+        return self._one(request, object_id, "archive")
 
 
 @admin.register(WorkflowVersion)
-class WorkflowVersionAdmin(TenantScopedAdmin):
+class WorkflowVersionAdmin(ReadOnlyScopedAdmin):
+    """Versions come only from publishing; they are immutable and live with their workflow."""
+
     tenant_lookup = "workflow__tenant"
-    list_display = ["workflow", "number", "checksum", "created_at"]
-    search_fields = ["workflow__name"]
-    readonly_fields = ["workflow", "number", "definition", "checksum", "created_by", "created_at"]
-
-    def has_change_permission(self, request, obj=None):
-        # Published versions are immutable.
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # Enrollments pin their version; it lives as long as the workflow.
-        return False
+    list_display = ["workflow", "number", "note", "created_by", "created_at"]
+    list_filter = [("workflow", related_filter)]
+    search_fields = ["workflow__name", "note"]
+    readonly_fields = ["workflow", "number", "note", "definition", "checksum", "created_by"]
+    fields = readonly_fields
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(TenantScopedAdmin):
-    list_display = ["contact", "workflow", "status", "current_step", "enrolled_at", "completed_at"]
-    list_filter = ["status"]
-    search_fields = ["contact__email", "workflow__name", "exit_reason"]
-    raw_id_fields = ["contact", "workflow", "version"]
+class EnrollmentAdmin(ReadOnlyScopedAdmin):
+    list_display = [
+        "contact",
+        "workflow",
+        "version",
+        "status",
+        "current_step",
+        "enrolled_at",
+        "completed_at",
+        "exit_reason",
+    ]
+    list_filter = [
+        "status",
+        ("workflow", related_filter),
+        ("version", related_filter),
+        values_filter("current_step", "current step"),
+        "enrolled_at",
+    ]
+    list_select_related = ["contact", "workflow", "version__workflow"]
+    date_hierarchy = "enrolled_at"
+    search_fields = [
+        "contact__email",
+        "contact__first_name",
+        "contact__last_name",
+        "contact__phone",
+        "workflow__name",
+        "exit_reason",
+    ]
 
 
 @admin.register(StepLog)
-class StepLogAdmin(TenantScopedAdmin):
+class StepLogAdmin(ReadOnlyScopedAdmin):
     list_display = [
+        "started_at",
         "step_id",
         "step_type",
         "status",
-        "enrollment",
+        "workflow",
+        "enrollment_link",
+        "attempt",
         "duration_ms",
+        "token_usage",
         "cost",
+    ]
+    list_filter = [
+        "status",
+        ("workflow", related_filter),
+        values_filter("step_type", "step kind"),
+        values_filter("step_id", "step"),
         "started_at",
     ]
-    list_filter = ["status", "step_type"]
-    search_fields = ["step_id", "error_message"]
-    raw_id_fields = ["enrollment", "workflow", "version", "prompt", "parent"]
+    list_select_related = ["workflow", "enrollment__contact"]
+    date_hierarchy = "started_at"
+    search_fields = [
+        "step_id",
+        "error_message",
+        "enrollment__contact__email",
+        "enrollment__contact__first_name",
+        "enrollment__contact__last_name",
+    ]
+
+    @admin.display(description="Enrollment")
+    def enrollment_link(self, obj: StepLog):
+        if obj.enrollment_id is None:
+            return "—"
+        url = reverse("admin:workflows_enrollment_change", args=[obj.enrollment_id])
+        return format_html('<a href="{}">{}</a>', url, obj.enrollment.contact)
 
 
 @admin.register(ScheduledAction)
-class ScheduledActionAdmin(TenantScopedAdmin):
+class ScheduledActionAdmin(ReadOnlyScopedAdmin):
     list_display = ["enrollment", "step_id", "kind", "due_at", "status", "attempts"]
     list_filter = ["status", "kind"]
-    raw_id_fields = ["enrollment"]
+    list_select_related = ["enrollment__contact", "enrollment__workflow"]
