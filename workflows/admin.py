@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from unfold.admin import StackedInline
 from unfold.decorators import action, display
@@ -14,22 +14,63 @@ from unfold.decorators import action, display
 from crm.admin_filters import related_filter, values_filter
 from crm.admin_scoping import ReadOnlyScopedAdmin, ScopedInlineMixin, TenantScopedAdmin
 
-from .admin_forms import WorkflowForm, WorkflowStepForm
+from .admin_enrollment import detail_context, exit_view, skip_wait_view
+from .admin_fields import RULE_ROWS
+from .admin_forms import (
+    FILTER_ROWS,
+    WorkflowForm,
+    WorkflowStepForm,
+    step_config_fields,
+    trigger_config_fields,
+)
 from .admin_status import STATUS_QUESTIONS, change_status, confirm_page
+from .admin_views import WorkflowPagesMixin
 from .models import Enrollment, ScheduledAction, StepLog, Workflow, WorkflowStep, WorkflowVersion
 from .selectors import workflows_with_stats
+
+
+def config_lines(names: list[str]) -> list:
+    """Fieldset lines for generated config fields: one per field, rule rows three abreast."""
+    lines: list = []
+    for name in names:
+        if name.endswith("_match"):
+            base = name.removesuffix("_match")
+            lines.append(name)
+            rows = range(1, RULE_ROWS + 1)
+            lines += [(f"{base}_{i}_field", f"{base}_{i}_op", f"{base}_{i}_value") for i in rows]
+        elif not any(name.startswith(f"{prefix}_") for prefix in _rule_bases(names)):
+            lines.append(name)
+    return lines
+
+
+def _rule_bases(names: list[str]) -> list[str]:
+    return [n.removesuffix("_match") for n in names if n.endswith("_match")]
 
 
 class WorkflowStepInline(ScopedInlineMixin, StackedInline):
     model = WorkflowStep
     form = WorkflowStepForm
     extra = 0
-    fields = [("order", "step_id", "type"), "name", "config", ("delay", "next_step", "on_error")]
+    ordering_field = "order"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("order", "step_id", "type"),
+                    "name",
+                    ("delay", "next_step", "on_error"),
+                    *config_lines(list(step_config_fields()[0])),
+                ]
+            },
+        )
+    ]
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(TenantScopedAdmin):
+class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
     form = WorkflowForm
+    change_form_template = "admin/workflows/workflow/change_form.html"
     list_display = [
         "name",
         "status_badge",
@@ -47,16 +88,42 @@ class WorkflowAdmin(TenantScopedAdmin):
     readonly_fields = ["status", "published_version", "published_at", "webhook_token"]
     inlines = [WorkflowStepInline]
     fieldsets = [
-        (None, {"fields": ["tenant", "name", "description", "status"]}),
-        ("Trigger", {"fields": ["trigger_type", "trigger_config", "trigger_filters"]}),
-        ("Settings", {"fields": ["settings"]}),
-        ("Publishing", {"fields": ["published_version", "published_at", "webhook_token"]}),
+        ("General", {"fields": ["tenant", "name", "description", "status"], "classes": ["tab"]}),
+        (
+            "Trigger",
+            {
+                "fields": [
+                    "trigger_type",
+                    *trigger_config_fields()[0],
+                    *[
+                        (f"filter_{i}_field", f"filter_{i}_op", f"filter_{i}_value")
+                        for i in range(1, FILTER_ROWS + 1)
+                    ],
+                ],
+                "classes": ["tab"],
+            },
+        ),
+        ("Settings", {"fields": ["settings"], "classes": ["tab"]}),
+        (
+            "Publishing",
+            {"fields": ["published_version", "published_at", "webhook_token"], "classes": ["tab"]},
+        ),
     ]
+    actions_list = ["import_workflow"]
     actions = ["publish_selected", "pause_selected", "resume_selected", "archive_selected"]
     actions_detail = ["publish_one", "pause_one", "resume_one", "archive_one"]
 
     def get_queryset(self, request):
         return workflows_with_stats(queryset=super().get_queryset(request))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        workflow = self.get_object(request, object_id) if object_id else None
+        extra_context = {**(extra_context or {}), **self.studio_context(request, workflow)}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @action(description="Import YAML / JSON", url_path="import-workflow")
+    def import_workflow(self, request):
+        return HttpResponseRedirect(reverse("admin:workflows_workflow_import"))
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -169,6 +236,7 @@ class WorkflowVersionAdmin(ReadOnlyScopedAdmin):
 
 @admin.register(Enrollment)
 class EnrollmentAdmin(ReadOnlyScopedAdmin):
+    change_form_template = "admin/workflows/enrollment/change_form.html"
     list_display = [
         "contact",
         "workflow",
@@ -179,6 +247,7 @@ class EnrollmentAdmin(ReadOnlyScopedAdmin):
         "completed_at",
         "exit_reason",
     ]
+
     list_filter = [
         "status",
         ("workflow", related_filter),
@@ -196,6 +265,30 @@ class EnrollmentAdmin(ReadOnlyScopedAdmin):
         "workflow__name",
         "exit_reason",
     ]
+
+    def get_urls(self):
+        site = self.admin_site
+        own = [
+            path(
+                "<path:object_id>/exit/",
+                site.admin_view(lambda request, object_id: exit_view(self, request, object_id)),
+                name="workflows_enrollment_exit",
+            ),
+            path(
+                "<path:object_id>/skip-wait/",
+                site.admin_view(
+                    lambda request, object_id: skip_wait_view(self, request, object_id)
+                ),
+                name="workflows_enrollment_skip_wait",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        enrollment = self.get_object(request, object_id) if object_id else None
+        if enrollment is not None:
+            extra_context = {**(extra_context or {}), **detail_context(enrollment)}
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(StepLog)

@@ -1,44 +1,141 @@
-"""Forms of the workflow page: kinds chosen from the catalog, never typed as free text."""
+"""Forms of the workflow page: kinds chosen from the catalog, config as ordinary inputs.
+
+No free-text kinds and no raw JSON boxes: the trigger kind and each step's kind are chosen from
+the catalog; their config fields follow the kind (``admin_fields``); filters are rule rows.
+"""
 
 from __future__ import annotations
+
+from functools import cache
 
 from django import forms
 
 from engine.definition import step_catalog, trigger_catalog
 
+from .admin_fields import (
+    config_fields,
+    config_from,
+    config_initial,
+    rule_row_fields,
+    rules_from,
+    rules_initial,
+)
 from .models import Workflow, WorkflowStep
+
+FILTER_ROWS = 5
+STEP_PREFIX = "cfg_"
+TRIGGER_PREFIX = "tcfg_"
+
+
+@cache
+def step_kinds() -> dict[str, dict]:
+    """type → catalog entry of every step kind."""
+    return {kind["type"]: kind for kind in step_catalog()}
+
+
+@cache
+def trigger_kinds() -> dict[str, dict]:
+    """type → catalog entry of every trigger kind (the seeds' ten and ours)."""
+    return {kind["type"]: kind for kind in trigger_catalog()}
 
 
 def trigger_choices() -> list[tuple[str, str]]:
-    """(type, label) of every trigger kind in the catalog (the seeds' ten and ours)."""
-    return [(kind["type"], kind["label"]) for kind in trigger_catalog()]
+    return [(t, kind["label"]) for t, kind in trigger_kinds().items()]
 
 
 def step_choices() -> list[tuple[str, str]]:
-    """(type, label) of every step kind in the catalog."""
-    return [(kind["type"], kind["label"]) for kind in step_catalog()]
+    return [(t, kind["label"]) for t, kind in step_kinds().items()]
 
 
-class WorkflowForm(forms.ModelForm):
-    trigger_type = forms.ChoiceField(choices=trigger_choices, label="Trigger")
+@cache
+def step_config_fields() -> tuple[dict[str, forms.Field], dict[str, list[str]]]:
+    return config_fields(list(step_kinds().values()), STEP_PREFIX)
+
+
+@cache
+def trigger_config_fields() -> tuple[dict[str, forms.Field], dict[str, list[str]]]:
+    return config_fields(list(trigger_kinds().values()), TRIGGER_PREFIX)
+
+
+class _WorkflowForm(forms.ModelForm):
+    trigger_type = forms.ChoiceField(
+        choices=trigger_choices, label="Trigger", help_text="What enrolls a contact"
+    )
 
     class Meta:
         model = Workflow
-        fields = [
-            "tenant",
-            "name",
-            "description",
-            "trigger_type",
-            "trigger_config",
-            "trigger_filters",
-            "settings",
-        ]
+        fields = ["tenant", "name", "description", "trigger_type", "settings"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        instance = self.instance
+        if instance.pk is not None:
+            kind = trigger_kinds().get(instance.trigger_type)
+            if kind is not None:
+                self.initial.update(
+                    config_initial(kind, instance.trigger_config or {}, TRIGGER_PREFIX)
+                )
+            self.initial.update(rules_initial("filter", instance.trigger_filters or []))
+
+    def clean(self):
+        data = super().clean()
+        kind = trigger_kinds().get(data.get("trigger_type") or "")
+        if kind is not None:
+            config, errors = config_from(kind, data, TRIGGER_PREFIX)
+            for name, message in errors.items():
+                self.add_error(name, message)
+            self.instance.trigger_config = config
+        try:
+            self.instance.trigger_filters = rules_from("filter", data, FILTER_ROWS)
+        except forms.ValidationError as exc:
+            self.add_error("filter_1_field", exc)
+        return data
 
 
-class WorkflowStepForm(forms.ModelForm):
+class _WorkflowStepForm(forms.ModelForm):
     type = forms.ChoiceField(choices=step_choices, label="Kind")
 
     class Meta:
         model = WorkflowStep
-        fields = ["order", "step_id", "type", "name", "prompt", "config", "delay", "next_step"]
-        fields += ["on_error"]
+        fields = ["order", "step_id", "type", "name", "delay", "next_step", "on_error"]
+        widgets = {
+            "next_step": forms.TextInput(attrs={"list": "studio-steps"}),
+            "on_error": forms.TextInput(attrs={"list": "studio-steps"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cfg_prompt"].widget.attrs["list"] = "studio-prompts"
+        kind = step_kinds().get(self.instance.type or "")
+        if self.instance.pk is not None and kind is not None:
+            self.initial.update(config_initial(kind, self.instance.config or {}, STEP_PREFIX))
+
+    def clean(self):
+        data = super().clean()
+        kind = step_kinds().get(data.get("type") or "")
+        if kind is not None:
+            config, errors = config_from(kind, data, STEP_PREFIX)
+            for name, message in errors.items():
+                self.add_error(name, message)
+            self.instance.config = config
+        return data
+
+
+# The catalog's fields are declared on the classes (not added per instance) so the admin's
+# fieldsets may name them.
+WorkflowForm = type(
+    "WorkflowForm",
+    (_WorkflowForm,),
+    {
+        "__module__": __name__,
+        **trigger_config_fields()[0],
+        **rule_row_fields(
+            "filter", FILTER_ROWS, help_text="Only contacts passing every rule are enrolled"
+        ),
+    },
+)
+WorkflowStepForm = type(
+    "WorkflowStepForm",
+    (_WorkflowStepForm,),
+    {"__module__": __name__, **step_config_fields()[0]},
+)

@@ -237,3 +237,26 @@ def workflows_with_stats(*, queryset: QuerySet[Workflow]) -> QuerySet[Workflow]:
         failed=Count("enrollments", filter=Q(enrollments__status=S.FAILED)),
         last_run=Subquery(newest_log[:1]),
     )
+
+
+def step_counts(*, workflow: Workflow) -> dict[str, dict[str, int]]:
+    """step id → {"waiting": enrollments live at it, "done": succeeded runs, "failed": runs}."""
+    counts: dict[str, dict[str, int]] = {}
+    live = (
+        Enrollment.objects.filter(workflow=workflow, status__in=Enrollment.LIVE_STATUSES)
+        .values("current_step")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in live:
+        counts.setdefault(row["current_step"], {})["waiting"] = row["n"]
+    wanted = {StepLog.Status.SUCCEEDED: "done", StepLog.Status.FAILED: "failed"}
+    logs = (
+        StepLog.objects.filter(workflow=workflow, status__in=list(wanted))
+        .values("step_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in logs:
+        counts.setdefault(row["step_id"], {})[wanted[row["status"]]] = row["n"]
+    return counts

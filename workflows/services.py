@@ -14,6 +14,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from engine.contacts import contact_adapter, contact_model
 
 from crm.models import EmailTemplate, Tenant, VoicemailDrop
 from engine.definition import (
@@ -37,7 +38,7 @@ from engine.triggers.manual import ManualEnrollError, manual_enroll
 from prompts.models import Prompt
 from prompts.services import prompt_step_problems
 
-from .models import EnrollJob, Enrollment, Workflow, WorkflowStep, WorkflowVersion
+from .models import EnrollJob, Enrollment, ScheduledAction, Workflow, WorkflowStep, WorkflowVersion
 from .signals import workflow_changed
 
 
@@ -814,3 +815,23 @@ def _enable(workflow: Workflow, user) -> None:
         workflow_publish(workflow=workflow, user=user, note="enabled")
     elif workflow.status == Workflow.Status.PAUSED:
         workflow_resume(workflow=workflow)
+
+
+def enrollment_skip_wait(*, enrollment: Enrollment) -> int:
+    """End the enrollment's current wait (or delay) now: its pending resume becomes due at once.
+
+    Returns how many scheduled actions were moved (1 normally). Raises WorkflowStateError when
+    the enrollment is not waiting. The scheduler's next tick (``STUDIO_SCHEDULER_INTERVAL_SECONDS``)
+    runs it; goal timeouts are not skipped (a goal waits for its condition, not for time).
+    """
+    if enrollment.status != Enrollment.Status.WAITING:
+        raise WorkflowStateError(
+            f"enrollment {enrollment.pk} is {enrollment.status}, not waiting; nothing to skip"
+        )
+    kinds = [ScheduledAction.Kind.RESUME, ScheduledAction.Kind.RUN_STEP]
+    moved = ScheduledAction.objects.filter(
+        enrollment=enrollment, status=ScheduledAction.Status.PENDING, kind__in=kinds
+    ).update(due_at=timezone.now())
+    if not moved:
+        raise WorkflowStateError(f"enrollment {enrollment.pk} has no wait to skip")
+    return moved

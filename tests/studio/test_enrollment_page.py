@@ -1,0 +1,71 @@
+"""The enrollment page: a read-only timeline, exit with a reason, skip the wait."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from tests.studio.cast import populate, studio_staff
+from workflows.models import Enrollment, ScheduledAction, StepLog
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shop(client):
+    made = populate("Alpha")
+    made["enrollment"] = Enrollment.objects.get(workflow=made["workflow"])
+    StepLog.objects.filter(enrollment=made["enrollment"]).update(
+        input_context={"duration": "1h"}, token_usage=42, duration_ms=7
+    )
+    client.force_login(studio_staff(made["tenant"]))
+    return made
+
+
+def page_of(client, enrollment) -> str:
+    return client.get(f"/admin/workflows/enrollment/{enrollment.pk}/change/").content.decode()
+
+
+def test_the_timeline_shows_each_step_log_with_input_tokens_and_duration(client, shop):
+    page = page_of(client, shop["enrollment"])
+    assert "Timeline" in page
+    assert "Alpha_wait" in page
+    assert "&quot;duration&quot;: &quot;1h&quot;" in page
+    assert "42" in page
+    assert "7 ms" in page
+    assert "Why it entered" in page
+    assert 'name="status"' not in page  # read-only: no form fields to edit
+
+
+def test_exit_with_a_reason_goes_through_the_engine(client, shop):
+    enrollment = shop["enrollment"]
+    url = f"/admin/workflows/enrollment/{enrollment.pk}/exit/"
+    assert "Reason" in client.get(url).content.decode()
+    client.post(url, {"reason": "asked to stop"})
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.exit_reason) == ("exited", "asked to stop")
+    assert "exited: asked to stop" in page_of(client, enrollment)
+
+
+def test_skip_wait_makes_the_pending_resume_due_now(client, shop):
+    enrollment = shop["enrollment"]
+    before = timezone.now()
+    client.post(f"/admin/workflows/enrollment/{enrollment.pk}/skip-wait/")
+    action = ScheduledAction.objects.get(enrollment=enrollment)
+    assert action.due_at <= timezone.now()
+    assert action.due_at >= before
+
+
+def test_skip_wait_on_a_finished_enrollment_says_why_not(client, shop):
+    enrollment = shop["enrollment"]
+    Enrollment.objects.filter(pk=enrollment.pk).update(status="completed")
+    response = client.post(f"/admin/workflows/enrollment/{enrollment.pk}/skip-wait/", follow=True)
+    assert "not waiting; nothing to skip" in response.content.decode()
+
+
+def test_a_viewer_cannot_exit(client, shop):
+    enrollment = shop["enrollment"]
+    client.force_login(studio_staff(shop["tenant"], role="viewer"))
+    client.post(f"/admin/workflows/enrollment/{enrollment.pk}/exit/", {"reason": "x"})
+    enrollment.refresh_from_db()
+    assert enrollment.status == "waiting"
