@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from crm.admin_scoping import EDIT_ROLES, has_role
-from engine.enrollment import enrollment_exit
+from engine.runtime.enrollment import enrollment_exit
 
 from .models import Enrollment, StepLog
 from .services import WorkflowStateError, enrollment_skip_wait

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from django import forms
 
-from engine.conditions import OPERATORS, UNARY
+from engine.language.conditions import OPERATORS, UNARY
 
 RULE_ROWS = 3
 # YAML is the friendliest way to type a small mapping or list ("first_name: Ann").

@@ -14,7 +14,6 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
-from engine.contacts import contact_adapter, contact_model
 
 from crm.models import EmailTemplate, Tenant, VoicemailDrop
 from engine.definition import (
