@@ -6,6 +6,8 @@ from django.contrib.auth.models import Group
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
+from workflows.models import Enrollment
+
 from .admin_actions import enroll_in_workflow
 from .admin_scoping import PUBLISH_ROLES, ScopedInlineMixin, TenantScopedAdmin, has_role
 from .models import (
@@ -82,12 +84,46 @@ class ContactTagInline(ScopedInlineMixin, TabularInline):
     autocomplete_fields = ["tag"]
 
 
+class ReadOnlyInline(TabularInline):
+    """Rows the contact page shows but never edits (they come from the CRM or the engine)."""
+
+    extra = 0
+    max_num = 0
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ContactEnrollmentInline(ReadOnlyInline):
+    model = Enrollment
+    fk_name = "contact"
+    verbose_name_plural = "Enrollments"
+    fields = ["workflow", "version", "status", "current_step", "enrolled_at", "exit_reason"]
+    readonly_fields = fields
+    ordering = ["-enrolled_at"]
+
+
+class ContactMessageInline(ReadOnlyInline):
+    model = Message
+    verbose_name_plural = "Messages"
+    fields = ["created_at", "channel", "direction", "status", "subject", "body"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+
+
 @admin.register(Contact)
 class ContactAdmin(TenantScopedAdmin):
     list_display = ["__str__", "email", "phone", "stage", "source", "tenant", "created_at"]
     list_filter = ["stage", "source", "email_opt_out", "sms_opt_out", "whatsapp_opt_out"]
     search_fields = ["first_name", "last_name", "email", "phone"]
-    inlines = [ContactTagInline]
+    inlines = [ContactTagInline, ContactEnrollmentInline, ContactMessageInline]
     actions = [enroll_in_workflow]
     fieldsets = [
         (None, {"fields": ["tenant", ("first_name", "last_name"), ("email", "phone")]}),

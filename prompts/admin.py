@@ -7,13 +7,13 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from crm.admin_scoping import TenantScopedAdmin
-from prompts.selectors import month_cost
+from prompts.selectors import month_cost, prompt_diff, prompt_versions
 from prompts.services import (
     EDITABLE_FIELDS,
     PromptInvalid,
@@ -161,6 +161,13 @@ class PromptAdmin(TenantScopedAdmin):
         else:
             obj.save()
 
+    def response_change(self, request, obj):
+        # An edit saved a new version (obj.pk now points at it): "Save and continue" must open
+        # the new version, not reload the old URL and show the previous one.
+        if "_continue" in request.POST:
+            return HttpResponseRedirect(reverse("admin:prompts_prompt_change", args=[obj.pk]))
+        return super().response_change(request, obj)
+
     @admin.action(description="New version (a draft copy)")
     def new_version(self, request, queryset):
         created = [prompt_new_version(prompt=prompt) for prompt in queryset]
@@ -181,7 +188,34 @@ class PromptAdmin(TenantScopedAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.try_view)
-        return [path("<path:object_id>/try/", view, name="prompts_prompt_try"), *super().get_urls()]
+        versions = self.admin_site.admin_view(self.versions_view)
+        return [
+            path("<path:object_id>/try/", view, name="prompts_prompt_try"),
+            path("<path:object_id>/versions/", versions, name="prompts_prompt_versions"),
+            *super().get_urls(),
+        ]
+
+    def versions_view(self, request, object_id: str):
+        """Every version of this prompt; two chosen ones side by side with their differences."""
+        prompt = self.get_object(request, object_id)
+        if prompt is None:
+            raise Http404(f"no prompt with id {object_id!r}")
+        versions = list(prompt_versions(prompt=prompt))
+        by_number = {str(v.version): v for v in versions}
+        older = versions[1] if len(versions) > 1 else prompt
+        old = by_number.get(request.GET.get("old", ""), older)
+        new = by_number.get(request.GET.get("new", ""), versions[0])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": prompt,
+            "title": f"Versions of {prompt.name}",
+            "versions": versions,
+            "old": old,
+            "new": new,
+            "rows": prompt_diff(old=old, new=new),
+        }
+        return TemplateResponse(request, "admin/prompts/prompt/versions.html", context)
 
     def try_view(self, request, object_id: str):
         """A thin view over prompt_try: sample variables and input in, output and cost out."""

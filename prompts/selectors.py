@@ -8,6 +8,8 @@ also summed on their own, as are cached prompt tokens.
 
 from __future__ import annotations
 
+import difflib
+import json
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -19,6 +21,8 @@ from django.utils import timezone
 
 from crm.models import Tenant
 from workflows.models import StepLog
+
+from .models import Prompt
 
 ZERO = Decimal("0")
 _TOTALS = {
@@ -87,3 +91,53 @@ def usage_by_prompt(*, tenant: Tenant, since: date | datetime) -> list[dict[str,
     logs = ai_logs(tenant=tenant, since=_as_since(tenant, since))
     rows = logs.values("prompt_id", "prompt__name", "prompt__version").annotate(**_TOTALS)
     return list(rows.order_by("-cost", "prompt__name", "prompt__version"))
+
+
+# The fields a prompt version is compared on, in the order the studio shows them.
+COMPARED_FIELDS = (
+    "system_prompt_text",
+    "user_prompt_text",
+    "template_variables",
+    "provider",
+    "model_name",
+    "generation_config",
+    "status",
+)
+
+
+def prompt_versions(*, prompt: Prompt) -> QuerySet[Prompt]:
+    """Every version of ``prompt``'s name in its tenant, newest first."""
+    return Prompt.objects.filter(tenant_id=prompt.tenant_id, name=prompt.name).order_by("-version")
+
+
+def prompt_diff(*, old: Prompt, new: Prompt) -> list[dict[str, Any]]:
+    """Per compared field: ``field``, both values as text, ``changed``, and a unified ``diff``
+    (lines starting with + or -) for the prompt texts. Both must be versions of one name."""
+    if (old.tenant_id, old.name) != (new.tenant_id, new.name):
+        raise ValueError(f"'{old}' and '{new}' are not versions of one prompt")
+    rows = []
+    for name in COMPARED_FIELDS:
+        before, after = _as_text(getattr(old, name)), _as_text(getattr(new, name))
+        diff = difflib.unified_diff(
+            before.splitlines(),
+            after.splitlines(),
+            f"v{old.version}",
+            f"v{new.version}",
+            lineterm="",
+        )
+        rows.append(
+            {
+                "field": name,
+                "old": before,
+                "new": after,
+                "changed": before != after,
+                "diff": list(diff),
+            }
+        )
+    return rows
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)

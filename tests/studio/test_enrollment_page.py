@@ -69,3 +69,11 @@ def test_a_viewer_cannot_exit(client, shop):
     client.post(f"/admin/workflows/enrollment/{enrollment.pk}/exit/", {"reason": "x"})
     enrollment.refresh_from_db()
     assert enrollment.status == "waiting"
+
+
+def test_the_contact_page_lists_its_enrollments_and_messages(client, shop):
+    contact = shop["contact"]
+    page = client.get(f"/admin/crm/contact/{contact.pk}/change/").content.decode()
+    assert "Alpha flow" in page
+    assert "Alpha hello" in page
+    assert f"/admin/workflows/enrollment/{shop['enrollment'].pk}/change/" in page
