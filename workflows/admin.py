@@ -4,7 +4,7 @@ read-only runtime rows (enrollments, step logs, due work) with tenant-scoped fil
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -12,7 +12,13 @@ from unfold.admin import StackedInline
 from unfold.decorators import action, display
 
 from crm.admin_filters import related_filter, values_filter
-from crm.admin_scoping import ReadOnlyScopedAdmin, ScopedInlineMixin, TenantScopedAdmin
+from crm.admin_scoping import (
+    EDIT_ROLES,
+    ReadOnlyScopedAdmin,
+    ScopedInlineMixin,
+    TenantScopedAdmin,
+    has_role,
+)
 
 from .admin_enrollment import detail_context, exit_view, skip_wait_view
 from .admin_fields import RULE_ROWS
@@ -27,6 +33,7 @@ from .admin_status import STATUS_QUESTIONS, change_status, confirm_page
 from .admin_views import WorkflowPagesMixin
 from .models import Enrollment, ScheduledAction, StepLog, Workflow, WorkflowStep, WorkflowVersion
 from .selectors import workflows_with_stats
+from .services import workflow_duplicate
 
 
 def config_lines(names: list[str]) -> list:
@@ -110,7 +117,14 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
         ),
     ]
     actions_list = ["import_workflow"]
-    actions = ["publish_selected", "pause_selected", "resume_selected", "archive_selected"]
+    actions = [
+        "publish_selected",
+        "pause_selected",
+        "resume_selected",
+        "archive_selected",
+        "duplicate_selected",
+    ]
+    actions_row = ["test_row", "export_row"]
     actions_detail = ["publish_one", "pause_one", "resume_one", "archive_one"]
 
     def get_queryset(self, request):
@@ -185,6 +199,27 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
     @admin.action(description="Archive selected workflows")
     def archive_selected(self, request, queryset):
         change_status(self, request, queryset, "archive")
+
+    @admin.action(description="Duplicate selected workflows (as drafts)")
+    def duplicate_selected(self, request, queryset):
+        if not has_role(request, None, EDIT_ROLES):
+            self.message_user(request, "Duplicating needs the editor role.", messages.ERROR)
+            return
+        copies = [
+            workflow_duplicate(workflow=w)
+            for w in queryset
+            if has_role(request, w.tenant_id, EDIT_ROLES)
+        ]
+        names = ", ".join(f"'{c}'" for c in copies)
+        self.message_user(request, f"Created {len(copies)} draft(s): {names}.", messages.SUCCESS)
+
+    @action(description="Test", url_path="test-row")
+    def test_row(self, request, object_id: str):
+        return HttpResponseRedirect(reverse("admin:workflows_workflow_test", args=[object_id]))
+
+    @action(description="Export YAML", url_path="export-row")
+    def export_row(self, request, object_id: str):
+        return HttpResponseRedirect(reverse("admin:workflows_workflow_export", args=[object_id]))
 
     # Buttons on the workflow page.
     def _one(self, request, object_id: str, name: str):

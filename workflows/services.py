@@ -834,3 +834,21 @@ def enrollment_skip_wait(*, enrollment: Enrollment) -> int:
     if not moved:
         raise WorkflowStateError(f"enrollment {enrollment.pk} has no wait to skip")
     return moved
+
+
+@transaction.atomic
+def workflow_duplicate(*, workflow: Workflow, name: str | None = None) -> Workflow:
+    """A new draft in the same tenant with ``workflow``'s draft (trigger, settings, steps).
+
+    The name defaults to "<name> (copy)", then "(copy 2)" … until free in the tenant; nothing is
+    published and no enrollments are copied.
+    """
+    base = name or f"{workflow.name} (copy)"
+    taken = set(Workflow.objects.filter(tenant=workflow.tenant).values_list("name", flat=True))
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base[:-1]} {n})" if base.endswith(")") else f"{base} {n}", n + 1
+    data = draft_dict(workflow=workflow)
+    data["name"] = candidate
+    copy = Workflow(tenant=workflow.tenant, name=candidate)
+    return draft_save(workflow=copy, definition=load_definition(data))

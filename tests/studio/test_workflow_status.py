@@ -85,3 +85,27 @@ def test_a_viewer_reads_a_workflow_but_cannot_change_it(client, shop):
 def test_the_site_root_links_the_studio(client):
     page = client.get("/").content.decode()
     assert 'href="/admin/"' in page
+
+
+def test_duplicate_makes_a_draft_copy_with_a_free_name(client, shop):
+    workflow = shop["workflow"]
+    client.force_login(studio_staff(shop["tenant"]))
+    for _ in range(2):
+        client.post(
+            "/admin/workflows/workflow/",
+            {"action": "duplicate_selected", helpers.ACTION_CHECKBOX_NAME: [workflow.pk]},
+        )
+    names = set(Workflow.objects.filter(tenant=shop["tenant"]).values_list("name", flat=True))
+    assert names == {"Alpha flow", "Alpha flow (copy)", "Alpha flow (copy 2)"}
+    copy = Workflow.objects.get(name="Alpha flow (copy)")
+    assert copy.status == Workflow.Status.DRAFT
+    assert list(copy.steps.values_list("step_id", flat=True)) == ["Alpha_wait", "Alpha_done"]
+
+
+def test_row_actions_lead_to_the_test_page_and_the_export(client, shop):
+    workflow = shop["workflow"]
+    client.force_login(studio_staff(shop["tenant"]))
+    page = client.get("/admin/workflows/workflow/").content.decode()
+    assert f"/admin/workflows/workflow/{workflow.pk}/test-row/" in page
+    response = client.get(f"/admin/workflows/workflow/{workflow.pk}/export-row/")
+    assert response.url == f"/admin/workflows/workflow/{workflow.pk}/export/"
