@@ -6,13 +6,14 @@ Minimal on purpose; the studio's styling may wrap it later.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from unfold.admin import ModelAdmin
 
 from .models import ApiToken
 from .services import api_token_assign_key, api_token_revoke
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ModelAdmin):
     list_display = ("name", "user", "prefix", "created_at", "expires_at", "last_used_at", "state")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix", "user__username")

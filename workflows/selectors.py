@@ -220,6 +220,8 @@ def enrollment_results(*, enrollment: Enrollment) -> dict[str, Any]:
     for log in logs:
         results[log.step_id] = log.parsed_output or {}
     return results
+
+
 def workflows_with_stats(*, queryset: QuerySet[Workflow]) -> QuerySet[Workflow]:
     """``queryset`` annotated for lists: ``enrolled``, ``live`` (active or waiting),
     ``completed``, ``exited``, ``failed`` enrollment counts and ``last_run`` (the newest step

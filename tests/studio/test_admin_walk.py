@@ -15,6 +15,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
+from api.services import api_token_create
 from tests.studio.cast import populate, studio_staff
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +40,8 @@ def every_kind_of_row():
     populate("Alpha")
     populate("Beta")
     Group.objects.create(name="Operators")
+    owner = get_user_model().objects.create_user("token-owner", password="pw", is_staff=True)
+    api_token_create(user=owner, name="builder")
     interval = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
     CrontabSchedule.objects.create(minute="0", hour="9")
     SolarSchedule.objects.create(event="sunrise", latitude=52.5, longitude=13.4)
