@@ -6,9 +6,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
-from engine.triggers.api import EnrollmentRefused, ManualEnrollError, manual_enroll
+from engine.triggers.api import EnrollmentRefused, ManualEnrollError
 from workflows.models import Workflow
+from workflows.services import workflow_enroll
 
 
 class EnrollForm(forms.Form):
@@ -35,19 +38,35 @@ def enroll_in_workflow(modeladmin, request, queryset):
     if form.is_valid():
         workflow = form.cleaned_data["workflow"]
         try:
-            result = manual_enroll(
+            # Large selections become a background job (workflow_enroll decides the size).
+            outcome = workflow_enroll(
                 workflow=workflow,
                 contact_ids=list(queryset.values_list("pk", flat=True)),
-                by=request.user.get_username(),
+                user=request.user,
                 via="admin",
             )
         except (EnrollmentRefused, ManualEnrollError) as exc:
             modeladmin.message_user(request, str(exc), messages.ERROR)
             return None
+        if outcome.job is not None:
+            url = reverse("admin:workflows_enrolljob_change", args=[outcome.job.pk])
+            modeladmin.message_user(
+                request,
+                format_html(
+                    "Enrolling {} contacts in '{}' in the background: "
+                    '<a href="{}">follow its progress</a>.',
+                    outcome.job.total,
+                    workflow.name,
+                    url,
+                ),
+                messages.SUCCESS,
+            )
+            return None
+        skipped = outcome.selected - outcome.enrolled
         modeladmin.message_user(
             request,
-            f"Enrolled {result.enrolled} of {result.selected} contacts in '{workflow.name}'"
-            f" ({result.skipped} were already in it).",
+            f"Enrolled {outcome.enrolled} of {outcome.selected} contacts in '{workflow.name}'"
+            f" ({skipped} were already in it).",
             messages.SUCCESS,
         )
         return None

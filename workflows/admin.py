@@ -31,7 +31,15 @@ from .admin_forms import (
 )
 from .admin_status import STATUS_QUESTIONS, change_status, confirm_page
 from .admin_views import WorkflowPagesMixin
-from .models import Enrollment, ScheduledAction, StepLog, Workflow, WorkflowStep, WorkflowVersion
+from .models import (
+    EnrollJob,
+    Enrollment,
+    ScheduledAction,
+    StepLog,
+    Workflow,
+    WorkflowStep,
+    WorkflowVersion,
+)
 from .selectors import workflows_with_stats
 from .services import workflow_duplicate
 
@@ -370,3 +378,19 @@ class ScheduledActionAdmin(ReadOnlyScopedAdmin):
     list_display = ["enrollment", "step_id", "kind", "due_at", "status", "attempts"]
     list_filter = ["status", "kind"]
     list_select_related = ["enrollment__contact", "enrollment__workflow"]
+
+
+@admin.register(EnrollJob)
+class EnrollJobAdmin(ReadOnlyScopedAdmin):
+    """Background enrollments (large bulk selections) and how far they got."""
+
+    list_display = ["created_at", "workflow", "status", "progress", "enrolled", "requested_by"]
+    list_filter = ["status", ("workflow", related_filter)]
+    readonly_fields = ["workflow", "status", "progress", "enrolled", "error", "finished_at"]
+    fields = readonly_fields
+
+    @admin.display(description="Progress")
+    def progress(self, obj: EnrollJob) -> str:
+        if not obj.total:
+            return f"{obj.processed} processed"
+        return f"{obj.processed} of {obj.total} ({obj.processed / obj.total:.0%})"

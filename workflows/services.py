@@ -420,13 +420,15 @@ def workflow_enroll(
     contact_ids: list[Any] | None = None,
     filters: Any = None,
     user=None,
+    via: str = "api",
 ) -> EnrollOutcome:
     """Enroll contacts by id (one or a list) or by a rule filter (the condition format).
 
     Up to ``inline_enroll_max()`` contacts are enrolled now; more become an EnrollJob run by
     a Celery task whose progress ``GET /api/enroll-jobs/{id}`` reads. Raises ManualEnrollError
     for a bad selection, Contact.DoesNotExist for ids outside the workflow's tenant,
-    EnrollmentRefused for an inactive workflow, ConditionError for malformed rules.
+    EnrollmentRefused for an inactive workflow, ConditionError for malformed rules. ``via``
+    ("api", "admin" …) is recorded in the trigger data of enrollments made inline.
     """
     if workflow.status != Workflow.Status.ACTIVE or workflow.published_version_id is None:
         raise EnrollmentRefused(
@@ -436,7 +438,7 @@ def workflow_enroll(
     if contact_ids is not None:
         _check_contact_ids(workflow, contact_ids)
         if len(contact_ids) <= inline_enroll_max():
-            result = manual_enroll(workflow=workflow, contact_ids=contact_ids, by=by, via="api")
+            result = manual_enroll(workflow=workflow, contact_ids=contact_ids, by=by, via=via)
             return EnrollOutcome(selected=result.selected, enrolled=result.enrolled)
         selection: dict[str, Any] = {"contact_ids": list(contact_ids)}
         total = len(set(map(str, contact_ids)))
@@ -444,7 +446,7 @@ def workflow_enroll(
         ids = contacts_matching(tenant_id=workflow.tenant_id, filters=filters or None)
         first = [x for _, x in zip(range(inline_enroll_max() + 1), ids, strict=False)]
         if len(first) <= inline_enroll_max():
-            result = manual_enroll(workflow=workflow, contact_ids=first, by=by, via="api")
+            result = manual_enroll(workflow=workflow, contact_ids=first, by=by, via=via)
             return EnrollOutcome(selected=result.selected, enrolled=result.enrolled)
         selection = {"filters": filters}
         total = 0

@@ -11,7 +11,7 @@ from crm.models import Booking, Call, EmailTemplate, Message, Task, Tenant, Voic
 from engine.definition import load_definition
 from prompts.models import Prompt
 from tests.cast import make_contact, make_published, make_staff, make_tenant
-from workflows.models import Enrollment, ScheduledAction, StepLog
+from workflows.models import EnrollJob, Enrollment, ScheduledAction, StepLog
 from workflows.services import draft_save
 
 STUDIO_APPS = ["crm", "workflows", "prompts"]
@@ -78,6 +78,9 @@ def populate(mark: str, tenant: Tenant | None = None) -> dict:
         step_id=f"{mark}_wait",
         kind=ScheduledAction.Kind.RESUME,
         due_at=now + timedelta(hours=1),
+    )
+    EnrollJob.objects.create(
+        tenant=tenant, workflow=workflow, selection={"contact_ids": [contact.pk]}, total=1
     )
     return {"tenant": tenant, "contact": contact, "workflow": workflow, "prompt": prompt}
 

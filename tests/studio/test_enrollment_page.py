@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from crm.models import Contact
+from tests.cast import make_contact
 from tests.studio.cast import populate, studio_staff
-from workflows.models import Enrollment, ScheduledAction, StepLog
+from workflows.models import EnrollJob, Enrollment, ScheduledAction, StepLog
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +79,21 @@ def test_the_contact_page_lists_its_enrollments_and_messages(client, shop):
     assert "Alpha flow" in page
     assert "Alpha hello" in page
     assert f"/admin/workflows/enrollment/{shop['enrollment'].pk}/change/" in page
+
+
+def test_a_large_bulk_enroll_runs_in_the_background_with_its_progress_shown(client, shop, settings):
+    settings.STUDIO_API_ENROLL_INLINE_MAX = 2
+    for _ in range(3):
+        make_contact(shop["tenant"])
+    ids = list(Contact.objects.filter(tenant=shop["tenant"]).values_list("pk", flat=True))
+    response = client.post(
+        "/admin/crm/contact/",
+        {"action": "enroll_in_workflow", "_selected_action": ids, "apply": "1",
+         "workflow": shop["workflow"].pk},
+        follow=True,
+    )  # fmt: skip
+    job = EnrollJob.objects.filter(workflow=shop["workflow"]).order_by("-pk").first()
+    assert job.total == len(ids)
+    assert "in the background" in response.content.decode()
+    page = client.get(f"/admin/workflows/enrolljob/{job.pk}/change/").content.decode()
+    assert f"0 of {len(ids)} (0%)" in page
