@@ -213,6 +213,8 @@ def _interrupt(signum, frame) -> None:
 def supervise(children: list[Child], env: dict, port: int) -> None:
     """Start the children and keep them running until Ctrl-C (SIGINT) or SIGTERM, then stop all."""
     signal.signal(signal.SIGTERM, _interrupt)
+    # Explicit, because a shell starting us in the background sets SIGINT to ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         for child in children:
             start_child(child, env)
