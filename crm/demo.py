@@ -33,7 +33,8 @@ from .models import (
 DEMO_SLUG = "demo"
 DEMO_USERNAME = "demo"
 STAFF_GROUP = "Studio staff"
-STUDIO_APPS = ("crm", "workflows", "prompts")
+# The API app is here so the demo login can make its own API tokens (docs/api.md).
+STUDIO_APPS = ("crm", "workflows", "prompts", "api")
 
 FIRST_NAMES = [
     "Anna",

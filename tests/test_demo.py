@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from crm.models import Booking, Contact, Message, Tenant
@@ -96,3 +97,17 @@ def test_the_printed_login_opens_the_admin_with_contacts_and_workflows(client):
     page = client.get(f"/admin/workflows/workflow/{nurture.pk}/change/")
     assert page.status_code == 200
     assert "welcome_email" in page.content.decode()
+
+
+def test_the_printed_login_can_make_its_own_api_token_as_docs_api_says(client):
+    seed()
+    assert client.login(username="demo", password="studio-demo")
+    assert client.get("/admin/api/apitoken/").status_code == 200
+    demo = get_user_model().objects.get(username="demo")
+    page = client.post(
+        "/admin/api/apitoken/add/",
+        {"user": demo.pk, "name": "builder", "expires_at_0": "", "expires_at_1": ""},
+        follow=True,
+    )
+    assert page.status_code == 200
+    assert "Copy its key now" in page.content.decode()
