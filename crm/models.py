@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Upper
 
+from .phones import PhoneField
 from .tenancy import Link, TenantLinkedModel
 
 CONTACT_LINK = (Link("contact"),)
@@ -22,6 +23,12 @@ class Tenant(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     timezone = models.CharField(max_length=64, default="UTC")
+    phone_region = models.CharField(
+        max_length=2,
+        blank=True,
+        default="",
+        help_text="ISO country code (e.g. US) for phone numbers written without +country",
+    )
     # Optional monthly AI spend cap in USD; None means no cap.
     ai_monthly_cost_cap = models.DecimalField(
         max_digits=12, decimal_places=4, null=True, blank=True
@@ -86,7 +93,7 @@ class Contact(models.Model):
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=32, blank=True, help_text="E.164, e.g. +4930123456")
+    phone = PhoneField(max_length=32, blank=True, help_text="Stored as E.164, e.g. +4930123456")
     tags = models.ManyToManyField(Tag, through="ContactTag", related_name="contacts", blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.LEAD)
@@ -197,8 +204,8 @@ class Call(TenantLinkedModel):
     direction = models.CharField(max_length=10, choices=Direction.choices)
     status = models.CharField(max_length=20, choices=Status.choices)
     duration_seconds = models.PositiveIntegerField(default=0)
-    from_number = models.CharField(max_length=32, blank=True)
-    to_number = models.CharField(max_length=32, blank=True)
+    from_number = PhoneField(max_length=32, blank=True)
+    to_number = PhoneField(max_length=32, blank=True)
     transcript = models.TextField(blank=True)
     external_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

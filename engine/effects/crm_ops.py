@@ -17,6 +17,7 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 
 from crm.models import ContactTag, Tag, Task
+from crm.phones import PhoneNumberInvalid, tenant_e164
 from engine.effects.contacts import contact_model
 from engine.effects.contract import StepContext, StepFailed
 from engine.effects.idempotency import step_once
@@ -43,10 +44,13 @@ CONTACT_FIELDS = (
 CUSTOM = "custom_fields"
 
 
-def clean_contact_fields(fields: dict[str, Any], *, where: str) -> dict[str, Any]:
+def clean_contact_fields(
+    fields: dict[str, Any], *, where: str, tenant_id: Any = None
+) -> dict[str, Any]:
     """Validate contact updates: known fields, ``custom_fields.<name>`` or a custom_fields dict.
 
     Returns a flat mapping (``"custom_fields.goal": value``); raises StepFailed naming the field.
+    ``phone`` becomes E.164, read in ``tenant_id``'s default region (crm.phones).
     """
     model = contact_model()
     cleaned: dict[str, Any] = {}
@@ -55,6 +59,11 @@ def clean_contact_fields(fields: dict[str, Any], *, where: str) -> dict[str, Any
             cleaned.update({f"{CUSTOM}.{k}": v for k, v in value.items()})
         elif name.startswith(f"{CUSTOM}.") and len(name) > len(CUSTOM) + 1:
             cleaned[name] = value
+        elif name == "phone":
+            try:
+                cleaned[name] = tenant_e164(value, tenant_id=tenant_id, where=f"{where}.phone")
+            except PhoneNumberInvalid as exc:
+                raise StepFailed(str(exc)) from None
         elif name in CONTACT_FIELDS:
             try:
                 cleaned[name] = clean_field_value(model._meta.get_field(name), value)
@@ -138,7 +147,7 @@ class LiveCrm:
         return self._once(ctx, step_id, "remove_tag", action)
 
     def _apply_contact(self, contact_id: Any, fields: dict[str, Any], where: str) -> list[str]:
-        cleaned = clean_contact_fields(fields, where=where)
+        cleaned = clean_contact_fields(fields, where=where, tenant_id=self.tenant_id)
         contact = self._contact(contact_id, lock=True)
         custom = dict(contact.custom_fields or {})
         for name, value in cleaned.items():
@@ -182,16 +191,18 @@ class LiveCrm:
         """Find a contact by email, then phone; else create one with the lead stage."""
 
         def action() -> dict[str, Any]:
+            values = clean_contact_fields(
+                {"email": email, "phone": phone, "source": source},
+                where="create_lead",
+                tenant_id=self.tenant_id,
+            )
             rows = contact_model().objects.filter(tenant_id=self.tenant_id)
             found = (email and rows.filter(email__iexact=email).first()) or (
-                phone and rows.filter(phone=phone).first()
+                values["phone"] and rows.filter(phone=values["phone"]).first()
             )
             if found:
                 return {"lead_id": found.pk, "created": False}
             first, last = split_name(name)
-            values = clean_contact_fields(
-                {"email": email, "phone": phone, "source": source}, where="create_lead"
-            )
             lead = contact_model().objects.create(
                 tenant_id=self.tenant_id,
                 first_name=first,

@@ -126,8 +126,8 @@ class DryCrm:
         self._change("remove_tag", step_id, tag=tag)
         return {"tag": tag, "removed": removed}
 
-    def _apply(self, fields: dict[str, Any], where: str) -> list[str]:
-        cleaned = clean_contact_fields(fields, where=where)
+    def _apply(self, fields: dict[str, Any], where: str, tenant_id: Any) -> list[str]:
+        cleaned = clean_contact_fields(fields, where=where, tenant_id=tenant_id)
         for name, value in cleaned.items():
             if name.startswith(f"{CUSTOM}."):
                 self.contact.setdefault(CUSTOM, {})[name.split(".", 1)[1]] = value
@@ -139,7 +139,7 @@ class DryCrm:
         return sorted(cleaned)
 
     def update_contact(self, *, ctx: StepContext, step_id: str, fields: dict) -> dict[str, Any]:
-        updated = self._apply(fields, "update_contact")
+        updated = self._apply(fields, "update_contact", ctx.tenant_id)
         self._change("update_contact", step_id, fields=dict(fields))
         return {"updated": updated}
 
@@ -153,14 +153,16 @@ class DryCrm:
     def create_lead(
         self, *, ctx: StepContext, step_id: str, name: str, email: str, phone: str, source: str
     ) -> dict[str, Any]:
+        values = clean_contact_fields(
+            {"email": email, "phone": phone, "source": source},
+            where="create_lead",
+            tenant_id=ctx.tenant_id,
+        )
         mine = (email and email.lower() == str(self.contact.get("email", "")).lower()) or (
-            phone and phone == self.contact.get("phone")
+            values["phone"] and values["phone"] == self.contact.get("phone")
         )
         if mine:
             return {"lead_id": self.contact.get("id"), "created": False}
-        clean_contact_fields(
-            {"email": email, "phone": phone, "source": source}, where="create_lead"
-        )
         self._change("create_lead", step_id, name=name, email=email, phone=phone, source=source)
         return {"lead_id": f"dry-lead-{next(self._ids)}", "created": True}
 
@@ -168,9 +170,10 @@ class DryCrm:
         self, *, ctx: StepContext, step_id: str, lead_id: Any, updates: dict
     ) -> dict[str, Any]:
         if str(lead_id) == str(self.contact.get("id")):
-            updated = self._apply(updates, "update_lead")
+            updated = self._apply(updates, "update_lead", ctx.tenant_id)
         else:
-            updated = sorted(clean_contact_fields(updates, where="update_lead"))
+            cleaned = clean_contact_fields(updates, where="update_lead", tenant_id=ctx.tenant_id)
+            updated = sorted(cleaned)
         self._change("update_lead", step_id, lead_id=lead_id, updates=dict(updates))
         return {"lead_id": lead_id, "updated": updated}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from crm.phones import PhoneNumberInvalid, tenant_e164
 from engine.language.templating import TemplateError, render
 
 from .base import StepContext, StepFailed, StepResult
@@ -48,8 +49,14 @@ def skipped(channel: str, step_input: dict[str, Any]) -> StepResult:
 
 
 def recipient(ctx: StepContext, channel: str, explicit: Any, *, where: str) -> str:
-    """The configured recipient, else the contact's address on the channel."""
+    """The configured recipient, else the contact's address on the channel.
+
+    Phone channels get E.164 in the tenant's default region (crm.phones); a number that
+    cannot be read fails the step (StepFailed) naming it.
+    """
     to = render_text(ctx, explicit, where=f"{where}.recipient").strip()
+    if to and channel in PHONE_CHANNELS:
+        return _e164(ctx, to, where=f"{where}.recipient")
     if to:
         return to
     contact = ctx.data.get("contact") or {}
@@ -63,4 +70,13 @@ def recipient(ctx: StepContext, channel: str, explicit: Any, *, where: str) -> s
     if not to:
         what = "email address" if channel == "email" else "phone number"
         raise StepFailed(f"{where}: the contact has no {what} and no recipient is set")
+    if channel in PHONE_CHANNELS:
+        return _e164(ctx, to, where=f"{where}: the contact's phone")
     return to
+
+
+def _e164(ctx: StepContext, number: str, *, where: str) -> str:
+    try:
+        return tenant_e164(number, tenant_id=ctx.tenant_id, where=where)
+    except PhoneNumberInvalid as exc:
+        raise StepFailed(str(exc)) from None

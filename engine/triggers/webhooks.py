@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from crm.phones import PhoneNumberInvalid, tenant_e164
 from engine.definition.bounded_json import JsonLimitError, JsonLimits, loads_bounded
 from engine.effects.contacts import contact_model
 from engine.models import WebhookDelivery
@@ -128,6 +129,14 @@ def _contact_for(
         raise WebhookRejected(
             400, f"body has no '{match_by}' (or contact.{match_by}) to find the contact by"
         )
+    fields = {key: _lookup(body, key) for key in ("email", "phone", "first_name", "last_name")}
+    try:
+        # One form for lookup and storage: "+1 (555) 010-0199" finds "+15550100199".
+        fields["phone"] = tenant_e164(fields["phone"], tenant_id=workflow.tenant_id)
+    except PhoneNumberInvalid as exc:
+        raise WebhookRejected(400, f"body {exc}") from None
+    if match_by == "phone":
+        value = fields["phone"]
     contacts = contact_model().objects.filter(tenant_id=workflow.tenant_id)
     lookup = {"email__iexact": value} if match_by == "email" else {"phone": value}
     contact = contacts.filter(**lookup).order_by("pk").first()
@@ -137,7 +146,6 @@ def _contact_for(
         raise WebhookRejected(
             422, f"no contact with {match_by} '{value}' and the workflow does not create contacts"
         )
-    fields = {key: _lookup(body, key) for key in ("email", "phone", "first_name", "last_name")}
     contact = contact_model().objects.create(
         tenant_id=workflow.tenant_id, source="webhook", **{k: v for k, v in fields.items() if v}
     )
