@@ -37,10 +37,10 @@ def test_a_second_enrollment_of_the_same_contact_is_refused():
 def test_re_enrollment_allows_a_new_row_but_only_one_live_at_a_time():
     tenant = make_tenant()
     workflow, contact = make_published(tenant, FLOW), make_contact(tenant)
-    enroll_row(workflow, contact, status="completed", reenrollable=True)
-    enroll_row(workflow, contact, status="active", reenrollable=True)
+    enroll_row(workflow, contact, status="completed", reenrollable=True, sequence=1)
+    enroll_row(workflow, contact, status="active", reenrollable=True, sequence=2)
     with pytest.raises(IntegrityError), transaction.atomic():
-        enroll_row(workflow, contact, status="waiting", reenrollable=True)
+        enroll_row(workflow, contact, status="waiting", reenrollable=True, sequence=3)
     assert Enrollment.objects.filter(workflow=workflow, contact=contact).count() == 2
 
 

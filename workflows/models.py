@@ -166,8 +166,10 @@ class Enrollment(TenantLinkedModel):
     context = models.JSONField(default=dict, blank=True)
     visits = models.JSONField(default=dict, blank=True, help_text="step id → times run")
     step_count = models.PositiveIntegerField(default=0)
-    # Copied from the workflow's settings at enrollment; the partial unique index reads it.
+    # Copied from the version's settings at enrollment; the constraints below read it.
     reenrollable = models.BooleanField(default=False)
+    # 1 for the contact's first enrollment in this workflow (any version), 2 for the next…
+    sequence = models.PositiveIntegerField(default=1)
     exit_reason = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
     enrolled_at = models.DateTimeField(auto_now_add=True)
@@ -177,10 +179,14 @@ class Enrollment(TenantLinkedModel):
     class Meta:
         ordering = ["-enrolled_at"]
         constraints = [
+            # "Once per contact" counts every earlier enrollment, whatever its version: an
+            # enrollment without re-enrollment must be the contact's first in the workflow.
             models.UniqueConstraint(
-                fields=["workflow", "contact"],
-                condition=Q(reenrollable=False),
-                name="enrollment_once_per_contact",
+                fields=["workflow", "contact", "sequence"], name="enrollment_unique_sequence"
+            ),
+            models.CheckConstraint(
+                condition=Q(reenrollable=True) | Q(sequence=1),
+                name="enrollment_once_is_first",
             ),
             models.UniqueConstraint(
                 fields=["workflow", "contact"],
@@ -278,6 +284,8 @@ class ScheduledAction(TenantLinkedModel):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         CLAIMED = "claimed", "Claimed"
+        # The workflow is paused: kept, not claimed; resume makes it pending again.
+        HELD = "held", "Held (workflow paused)"
         DONE = "done", "Done"
         CANCELLED = "cancelled", "Cancelled"
 

@@ -281,7 +281,27 @@ def workflow_publish(*, workflow: Workflow, user=None, note: str = "") -> Workfl
     return version
 
 
+@dataclass(frozen=True)
+class StatusChange:
+    """What a pause, resume, archive or restore did.
+
+    ``affected`` counts live enrollments: held by a pause, released by a resume, exited by an
+    archive (0 for a restore). ``status`` is the workflow's new status.
+    """
+
+    workflow: Workflow
+    status: str
+    affected: int
+
+
+HOLDABLE = (ScheduledAction.Status.PENDING, ScheduledAction.Status.CLAIMED)
+ARCHIVE_EXIT_REASON = "workflow_archived"
+
+
 def _set_status(workflow: Workflow, status: str, *, allowed_from: set[str]) -> Workflow:
+    # Locked and re-read: two concurrent changes of one workflow apply one after the other.
+    current = Workflow.objects.select_for_update().values_list("status", flat=True)
+    workflow.status = current.get(pk=workflow.pk)
     if workflow.status not in allowed_from:
         raise WorkflowStateError(
             f"workflow '{workflow.name}' is {workflow.status}; cannot make it {status}"
@@ -294,27 +314,72 @@ def _set_status(workflow: Workflow, status: str, *, allowed_from: set[str]) -> W
     return workflow
 
 
-def workflow_pause(*, workflow: Workflow) -> Workflow:
-    """Stop enrolling; enrollments already inside keep going."""
-    return _set_status(workflow, Workflow.Status.PAUSED, allowed_from={Workflow.Status.ACTIVE})
+def _lock_live(workflow: Workflow) -> list[int]:
+    """Lock the workflow's live enrollments: a step in flight finishes (and writes its next
+    action) before the caller changes their actions."""
+    live = Enrollment.objects.filter(workflow=workflow, status__in=Enrollment.LIVE_STATUSES)
+    return list(live.select_for_update().order_by("pk").values_list("pk", flat=True))
 
 
-def workflow_resume(*, workflow: Workflow) -> Workflow:
-    return _set_status(workflow, Workflow.Status.ACTIVE, allowed_from={Workflow.Status.PAUSED})
+@transaction.atomic
+def workflow_pause(*, workflow: Workflow) -> StatusChange:
+    """Stop enrolling and hold every live enrollment where it is.
+
+    No step runs while paused: due actions (delays, waits, retries, goal timeouts) become
+    ``held`` and wait; a step already queued finds the pause and is held too. Resume carries
+    on from there. Raises WorkflowStateError unless the workflow is active.
+    """
+    workflow = _set_status(workflow, Workflow.Status.PAUSED, allowed_from={Workflow.Status.ACTIVE})
+    ids = _lock_live(workflow)
+    ScheduledAction.objects.filter(enrollment_id__in=ids, status__in=HOLDABLE).update(
+        status=ScheduledAction.Status.HELD
+    )
+    return StatusChange(workflow, workflow.status, len(ids))
 
 
-def workflow_archive(*, workflow: Workflow) -> Workflow:
-    return _set_status(
+@transaction.atomic
+def workflow_resume(*, workflow: Workflow) -> StatusChange:
+    """Enroll again and release held enrollments: what fell due during the pause runs at the
+    next scheduler tick, the rest at its own time. Raises WorkflowStateError unless paused."""
+    workflow = _set_status(workflow, Workflow.Status.ACTIVE, allowed_from={Workflow.Status.PAUSED})
+    ids = _lock_live(workflow)
+    ScheduledAction.objects.filter(
+        enrollment_id__in=ids, status=ScheduledAction.Status.HELD
+    ).update(status=ScheduledAction.Status.PENDING)
+    return StatusChange(workflow, workflow.status, len(ids))
+
+
+@transaction.atomic
+def workflow_archive(*, workflow: Workflow) -> StatusChange:
+    """Stop the workflow for good: every live enrollment exits (reason ``workflow_archived``)
+    and its pending, claimed or held actions are cancelled, so nothing more is sent."""
+    workflow = _set_status(
         workflow,
         Workflow.Status.ARCHIVED,
         allowed_from={Workflow.Status.DRAFT, Workflow.Status.ACTIVE, Workflow.Status.PAUSED},
     )
+    ids = _lock_live(workflow)
+    ScheduledAction.objects.filter(
+        enrollment_id__in=ids, status__in=(*HOLDABLE, ScheduledAction.Status.HELD)
+    ).update(status=ScheduledAction.Status.CANCELLED)
+    now = timezone.now()
+    Enrollment.objects.filter(pk__in=ids).update(
+        status=Enrollment.Status.EXITED,
+        exit_reason=ARCHIVE_EXIT_REASON,
+        current_step="",
+        completed_at=now,
+        updated_at=now,
+    )
+    return StatusChange(workflow, workflow.status, len(ids))
 
 
-def workflow_restore(*, workflow: Workflow) -> Workflow:
-    """Bring an archived workflow back as paused (or draft if never published)."""
+@transaction.atomic
+def workflow_restore(*, workflow: Workflow) -> StatusChange:
+    """Bring an archived workflow back as paused (or draft if never published); its exited
+    enrollments stay exited."""
     target = Workflow.Status.PAUSED if workflow.published_version_id else Workflow.Status.DRAFT
-    return _set_status(workflow, target, allowed_from={Workflow.Status.ARCHIVED})
+    workflow = _set_status(workflow, target, allowed_from={Workflow.Status.ARCHIVED})
+    return StatusChange(workflow, workflow.status, 0)
 
 
 def workflow_rollback(*, workflow: Workflow, number: int) -> Workflow:

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from engine.effects.contacts import contact_model
@@ -78,6 +79,10 @@ def _enroll_chunk(
     reenrollable = bool(flow.settings.get("allow_reenrollment"))
     finished = directive.kind == "finish"
     with transaction.atomic():
+        sequences = _next_sequences(workflow, contact_ids)
+        if not reenrollable:
+            # Once per contact across versions; the check constraint would refuse the rest.
+            contact_ids = [c for c in contact_ids if sequences[c] == 1]
         Enrollment.objects.bulk_create(
             [
                 Enrollment(
@@ -91,6 +96,7 @@ def _enroll_chunk(
                     exit_reason=run.exit_reason,
                     error=run.error,
                     reenrollable=reenrollable,
+                    sequence=sequences[contact_id],
                     completed_at=now if finished else None,
                 )
                 for contact_id in contact_ids
@@ -124,6 +130,18 @@ def _enroll_chunk(
             args = [ids, directive.step_id, 0]
             transaction.on_commit(lambda: queue.dispatch(RUN_FIRST_STEPS, args))
     return len(ids)
+
+
+def _next_sequences(workflow: Workflow, contact_ids: list[Any]) -> dict[Any, int]:
+    """Contact id → the sequence number its next enrollment in ``workflow`` takes."""
+    rows = (
+        Enrollment.objects.filter(workflow_id=workflow.pk, contact_id__in=contact_ids)
+        .values("contact_id")
+        .annotate(last=Max("sequence"))
+        .values_list("contact_id", "last")
+    )
+    last = dict(rows)
+    return {contact_id: last.get(contact_id, 0) + 1 for contact_id in contact_ids}
 
 
 def tenant_contact_ids(*, tenant_id: int) -> Iterator[Any]:

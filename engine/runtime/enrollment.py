@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from engine.effects.contacts import contact_adapter
@@ -18,6 +19,7 @@ from engine.runtime.executor import (
     run_state_of,
     step_run,
     template_data_for,
+    workflow_paused,
 )
 from engine.runtime.flow import flow_for_version
 from engine.runtime.machine import EXITED, RunState, check_interrupts, finish, go_to
@@ -41,6 +43,9 @@ def enrollment_create(
 ) -> Enrollment | None:
     """Enroll one contact; None when the contact is (or was, without re-enrollment) in it.
 
+    "Was" counts every earlier enrollment of the workflow, whatever version it ran on: the
+    version's ``allow_reenrollment`` decides whether this one may follow them.
+
     ``run_first``: a worker task that enrolls runs the first steps itself (``step_run``,
     after the enrollment commits) instead of sending them through the broker.
     """
@@ -52,6 +57,11 @@ def enrollment_create(
     if contact_adapter().tenant_id(contact) != workflow.tenant_id:
         raise EnrollmentRefused("the contact belongs to another tenant")
     flow = flow_for_version(version)
+    reenrollable = bool(flow.settings.get("allow_reenrollment"))
+    earlier = Enrollment.objects.filter(workflow=workflow, contact=contact)
+    sequence = (earlier.aggregate(n=Max("sequence"))["n"] or 0) + 1
+    if sequence > 1 and not reenrollable:
+        return None  # once per contact, across versions (the database refuses it too)
     now = timezone.now()
     context: dict[str, Any] = {"trigger": trigger or {}, "steps": {}}
     if seed is not None:
@@ -68,7 +78,8 @@ def enrollment_create(
                 status=run.status,
                 current_step=run.current_step,
                 context=run.context,
-                reenrollable=bool(flow.settings.get("allow_reenrollment")),
+                reenrollable=reenrollable,
+                sequence=sequence,
                 completed_at=now if directive.kind == "finish" else None,
             )
             inline = run_first and directive.kind == "run"
@@ -107,6 +118,8 @@ def enrollment_recheck(*, enrollment_id: int) -> str:
         enrollment = lock_enrollment(enrollment_id)
         if enrollment is None or enrollment.status not in state.LIVE:
             return "gone"
+        if workflow_paused(enrollment):
+            return "held"  # a paused workflow's enrollments stay where they are
         flow = flow_for_version(enrollment.version_id)
         run = run_state_of(enrollment)
         now = timezone.now()

@@ -37,7 +37,7 @@ from engine.runtime.machine import (
     goal_timed_out,
 )
 from engine.runtime.tenancy import cross_tenant_problem
-from workflows.models import Enrollment, ScheduledAction, StepLog
+from workflows.models import Enrollment, ScheduledAction, StepLog, Workflow
 
 logger = logging.getLogger(__name__)
 
@@ -129,10 +129,31 @@ def _chain(enrollment_id: int, step: Next, budget: TaskBudget) -> str:
                 return "stale"
             if _refused(enrollment):
                 return "refused"
+            if workflow_paused(enrollment):
+                hold_step(enrollment, step.step_id)
+                return "held"
             outcome = _drive(enrollment, step.step_id, budget=budget, contact=step.contact)
         if outcome.next is None:
             return outcome.status
         step = outcome.next
+
+
+def workflow_paused(enrollment: Enrollment) -> bool:
+    """Asked after the enrollment lock: a pause locks live enrollments, so this sees it."""
+    return Workflow.objects.filter(
+        pk=enrollment.workflow_id, status=Workflow.Status.PAUSED
+    ).exists()
+
+
+def hold_step(enrollment: Enrollment, step_id: str) -> None:
+    """A step queued before a pause: keep it as a held action that resume releases (once)."""
+    ScheduledAction.objects.get_or_create(
+        enrollment_id=enrollment.pk,
+        step_id=step_id,
+        seq=enrollment.step_count,
+        status=ScheduledAction.Status.HELD,
+        defaults={"tenant_id": enrollment.tenant_id, "due_at": timezone.now()},
+    )
 
 
 def action_run(*, action_id: int) -> str:
@@ -144,6 +165,8 @@ def action_run(*, action_id: int) -> str:
     with transaction.atomic():
         enrollment = lock_enrollment(action.enrollment_id)
         action = ScheduledAction.objects.select_for_update().get(pk=action_id)
+        if action.status == ScheduledAction.Status.HELD:
+            return "held"  # claimed just before a pause; resume makes it pending again
         if action.status not in (ScheduledAction.Status.CLAIMED, ScheduledAction.Status.PENDING):
             return "done-already"
         action.status = ScheduledAction.Status.DONE
