@@ -100,16 +100,39 @@ def _equals(actual: Any, expected: Any) -> bool:
     return bool(actual == expected)
 
 
+def _blank(value: Any) -> bool:
+    """Missing, null, empty or whitespace-only text, an empty list or mapping."""
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (isinstance(value, (list, tuple, Mapping)) and not value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
 def _order(actual: Any, expected: Any) -> int | None:
-    """-1, 0 or 1 comparing numbers, then moments, then strings; None when not comparable."""
-    pairs = (
-        (_as_number(actual), _as_number(expected)),
-        (_as_moment(actual), _as_moment(expected)),
-        (_text(actual) if isinstance(actual, str) else None, _text(expected)),
-    )
-    for left, right in pairs:
-        if left is not None and right is not None:
-            return (left > right) - (left < right)
+    """-1, 0 or 1, or None when the two are not comparable (the comparison does not hold).
+
+    Blank, missing, null, booleans, lists and mappings are never ordered. When either side is
+    a number (or numeric text), both must be numbers: ``"" < 50`` and ``"abc" < 50`` do not
+    hold. Otherwise two moments compare as moments, two texts case-insensitively.
+    """
+    if _blank(actual) or _blank(expected):
+        return None
+    if any(isinstance(v, (bool, list, tuple, Mapping)) for v in (actual, expected)):
+        return None
+    left_n, right_n = _as_number(actual), _as_number(expected)
+    if left_n is not None or right_n is not None or _is_number(actual) or _is_number(expected):
+        if left_n is None or right_n is None:
+            return None
+        return (left_n > right_n) - (left_n < right_n)
+    left_m, right_m = _as_moment(actual), _as_moment(expected)
+    if left_m is not None and right_m is not None:
+        return (left_m > right_m) - (left_m < right_m)
+    if isinstance(actual, str) and isinstance(expected, str):
+        left, right = actual.casefold(), expected.casefold()
+        return (left > right) - (left < right)
     return None
 
 
@@ -124,8 +147,9 @@ def _contains(actual: Any, expected: Any) -> bool:
 
 
 def _text_test(actual: Any, expected: Any, test: Callable[[str, str], bool]) -> bool:
+    # An empty value in the rule (say a template that rendered nothing) matches nothing.
     left, right = _text(actual), _text(expected)
-    return left is not None and right is not None and test(left, right)
+    return left is not None and bool(right and right.strip()) and test(left, right)
 
 
 def _in(actual: Any, expected: Any) -> bool:
@@ -137,9 +161,7 @@ def _in(actual: Any, expected: Any) -> bool:
 
 
 def _is_empty(actual: Any, expected: Any = None) -> bool:
-    if isinstance(actual, str):
-        return not actual.strip()
-    return actual is None or (isinstance(actual, (list, tuple, Mapping)) and not actual)
+    return _blank(actual)
 
 
 def _order_test(actual: Any, expected: Any, test: Callable[[int, int], bool]) -> bool:
