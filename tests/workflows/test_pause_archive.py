@@ -32,7 +32,7 @@ WAIT_THEN_WHATSAPP = [
 
 @pytest.fixture(autouse=True)
 def backends(settings) -> Iterator[None]:
-    settings.STUDIO_CHANNEL_BACKENDS = {"default": "engine.channels.locmem.LocMemBackend"}
+    settings.STUDIO_CHANNEL_BACKENDS = {"default": "engine.effects.channels.locmem.LocMemBackend"}
     locmem.reset()
     yield
     locmem.reset()
