@@ -21,7 +21,7 @@ from engine.definition.problems import (
 from engine.definition.schema import Step, WorkflowDefinition
 from engine.language import conditions, templating
 from engine.language.business_hours import validate_business_hours
-from engine.language.cron import CronError, validate_cron
+from engine.language.cron import CronError, either_day, validate_cron
 from engine.language.durations import DurationError, parse_duration
 
 NAMESPACES = (
@@ -128,10 +128,23 @@ class _Checker:
                 validate_cron(cron)
             except CronError as exc:
                 self.add("trigger.config.cron", str(exc))
+            else:
+                self.check_cron_days(cron)
         zone = getattr(trigger.config, "timezone", None)
         if zone:
             self.check_zone("trigger.config.timezone", zone)
         self.check_rules("trigger", "filters", trigger.filters, step_index=None)
+
+    def check_cron_days(self, cron: str) -> None:
+        if not either_day(cron):
+            return
+        _minute, _hour, month_day, _month, week_day = cron.split()
+        self.add(
+            "trigger.config.cron",
+            f"'{cron}' runs on days matching day-of-month '{month_day}' OR day-of-week "
+            f"'{week_day}' (either one, as crontab(5) reads it), not only days matching both",
+            Severity.WARNING,
+        )
 
     def check_settings(self) -> None:
         settings = self.defn.settings

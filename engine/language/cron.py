@@ -1,9 +1,16 @@
-"""Five-field cron expressions for schedule triggers: croniter does the maths."""
+"""Five-field cron expressions for schedule triggers: croniter does the maths.
+
+One meaning everywhere, crontab(5)'s: when both day-of-month and day-of-week are restricted
+(neither starts with ``*``), a day matching **either** runs the job (``0 9 1,15 * mon``: the
+1st, the 15th and every Monday). Celery beat's crontab requires both, so such a schedule is
+given to beat with both day fields open and the run itself keeps only the days ``runs_on``
+accepts; ``next_run`` (the preview) follows the same rule.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterError, croniter
@@ -80,8 +87,26 @@ def next_run(expr: str, *, timezone: str, after: datetime) -> datetime:
             return candidate.astimezone(UTC)
 
 
-def crontab_fields(expr: str) -> dict:
-    """The expression as django-celery-beat ``CrontabSchedule`` fields (month names as numbers)."""
+def either_day(expr: str) -> bool:
+    """True when both day fields are restricted, so either one matching is a run day."""
     fields = _fields(expr)
+    return not fields[2].startswith("*") and not fields[4].startswith("*")
+
+
+def runs_on(expr: str, day: date) -> bool:
+    """Whether ``day`` (a calendar day in the schedule's zone) is a run day of ``expr``."""
+    fields = _fields(expr)
+    return croniter.match(f"0 0 {fields[2]} {fields[3]} {fields[4]}", datetime.combine(day, time()))
+
+
+def crontab_fields(expr: str) -> dict:
+    """The expression as django-celery-beat ``CrontabSchedule`` fields (month names as numbers).
+
+    With both day fields restricted, beat gets both open (it would require both to match) and
+    the scheduled run checks ``runs_on``.
+    """
+    fields = _fields(expr)
+    if either_day(expr):
+        fields[2] = fields[4] = "*"
     fields[3] = re.sub(r"[a-z]{3}", lambda match: str(MONTHS.index(match.group(0)) + 1), fields[3])
     return dict(zip(FIELD_NAMES, fields, strict=True))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from engine.definition.triggers import get_trigger_kind
-from engine.language.cron import CronError, crontab_fields
+from engine.language.cron import CronError, crontab_fields, either_day, runs_on
 from engine.runtime.bulk_enroll import enrollments_bulk_create
 from engine.triggers.audience import contacts_matching
 from engine.triggers.matching import Listener, trigger_context
@@ -112,6 +113,9 @@ def schedule_run(*, workflow_id: int) -> int:
     config = dict(trigger.get("config") or {})
     zone = schedule_zone(workflow, config)
     now = timezone.now()
+    cron = config.get("cron") or config.get("schedule") or ""
+    if either_day(cron) and not runs_on(cron, now.astimezone(ZoneInfo(zone)).date()):
+        return 0  # beat fires daily for such a schedule; crontab(5) days are kept here
     listener = Listener(workflow.pk, "schedule", config, trigger.get("filters"), zone, True)
     data = {
         "occurred_at": now.isoformat(),
