@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.utils import timezone
+
 from engine.effects.dry_services import DryRunServices
+from engine.effects.zones import workflow_zone
 from engine.language.durations import parse_duration
 from engine.language.templating import TemplateError, render_value
 from engine.runtime.context import template_data
@@ -140,6 +143,11 @@ class Simulation:
         )
 
     def play(self) -> DryRunReport:
+        """The whole simulation, in the workflow's time zone as a live run would be."""
+        with timezone.override(workflow_zone(self.flow.settings, self.tenant_id)):
+            return self._play()
+
+    def _play(self) -> DryRunReport:
         directive = go_to(self.run, self.flow, self.flow.first_target, self.clock)
         for _ in range(self.max_steps):
             if directive.kind == "finish":

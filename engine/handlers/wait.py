@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from engine.language.business_hours import next_business_time
+from engine.language.business_hours import add_business_time, next_business_time
 from engine.language.durations import DurationError, parse_duration
 
 from .base import StepContext, StepFailed, StepHandler, StepResult, register
@@ -14,7 +15,8 @@ from .base import StepContext, StepFailed, StepHandler, StepResult, register
 
 def business_hours_spec(settings_: dict) -> dict:
     spec = dict(settings_.get("business_hours") or {})
-    spec.setdefault("timezone", settings_.get("timezone") or "UTC")
+    # The hours' own zone, else the workflow's (or its tenant's: the zone the run activated).
+    spec.setdefault("timezone", settings_.get("timezone") or timezone.get_current_timezone_name())
     return spec
 
 
@@ -25,9 +27,14 @@ class WaitHandler(StepHandler):
 
     def handle(self, ctx: StepContext, step) -> StepResult:
         config = step.get("config") or {}
-        resume_at = self._resume_at(ctx, config)
-        if config.get("business_hours_only"):
-            resume_at = next_business_time(resume_at, business_hours_spec(ctx.workflow_settings))
+        business = business_hours_spec(ctx.workflow_settings)
+        if config.get("business_hours_only") and not config.get("until"):
+            # Only open time counts, from the next opening on (docs/workflow-format.md).
+            resume_at = add_business_time(ctx.now, self._duration(config), business)
+        else:
+            resume_at = self._resume_at(ctx, config)
+            if config.get("business_hours_only"):
+                resume_at = next_business_time(resume_at, business)
         output = {
             "resume_at": resume_at.isoformat(),
             "waited_seconds": _seconds(resume_at, ctx.now),
@@ -45,10 +52,14 @@ class WaitHandler(StepHandler):
                     f"wait.until rendered to {rendered!r}, which is not a date and time"
                 )
             if moment.tzinfo is None:
-                raise StepFailed(f"wait.until {rendered!r} has no time zone")
+                # Wall-clock time where the workflow is (the runtime activates its zone).
+                moment = moment.replace(tzinfo=timezone.get_current_timezone())
             return moment
+        return ctx.now + self._duration(config)
+
+    def _duration(self, config: dict) -> timedelta:
         try:
-            return ctx.now + parse_duration(config.get("duration", 0))
+            return parse_duration(config.get("duration", 0))
         except DurationError as exc:
             raise StepFailed(str(exc)) from exc
 

@@ -176,3 +176,27 @@ def next_business_time(moment: datetime, spec: Mapping) -> datetime:
         if opening.astimezone(UTC) > instant:
             return opening.astimezone(UTC)
     raise BusinessHoursError(f"bad business hours: no opening within {SEARCH_DAYS} days")
+
+
+def add_business_time(moment: datetime, amount: timedelta, spec: Mapping) -> datetime:
+    """``amount`` of open time counted from ``moment``, as an aware UTC datetime.
+
+    Counting starts at ``moment`` when it is open, else at the next opening, and only open
+    time counts: with Mon–Fri 09:00–17:00, Monday 08:00 + 2h is Monday 11:00, Friday
+    16:00 + 2h is Monday 10:00, and closed days and holidays are skipped. Raises
+    BusinessHoursError for a negative amount or a spec with no opening.
+    """
+    if amount < timedelta(0):
+        raise BusinessHoursError(f"business time cannot be negative ({amount})")
+    hours = _hours(spec)
+    current = next_business_time(moment, spec)
+    remaining = amount
+    for _ in range(SEARCH_DAYS * 10):
+        day = current.astimezone(hours.zone).date()
+        closing = datetime.combine(day, time(0), tzinfo=hours.zone) + timedelta(seconds=hours.end)
+        available = closing.astimezone(UTC) - current
+        if remaining <= available:
+            return current + remaining
+        remaining -= available
+        current = next_business_time(closing, spec)
+    raise BusinessHoursError(f"bad business hours: {amount} of open time is too long to count")

@@ -14,11 +14,12 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 import cel
+from django.utils import timezone
 
 from engine.language import templating
 from engine.language.template_filters import to_datetime
@@ -72,7 +73,8 @@ def _as_moment(value: Any) -> datetime | None:
     moment = to_datetime(value)
     if isinstance(moment, datetime) or moment is None:
         return moment
-    return datetime.combine(moment, time(0), tzinfo=UTC)
+    # A date alone is midnight where the workflow is (the active zone).
+    return datetime.combine(moment, time(0), tzinfo=timezone.get_current_timezone())
 
 
 def _text(value: Any) -> str | None:
@@ -205,9 +207,12 @@ _ALIASES: dict[str, str] = {name: name for name in COMPARATORS} | {
 
 
 def cel_value(value: Any) -> Any:
-    """Plain data as CEL takes it: naive datetimes become UTC timestamps, dates ISO strings."""
+    """Plain data as CEL takes it: naive datetimes are in the active (workflow) zone, dates
+    ISO strings."""
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        if value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=timezone.get_current_timezone())
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):

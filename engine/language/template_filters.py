@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -82,7 +82,11 @@ for _name in SAFE_BUILTIN_FILTERS:
 
 
 def to_datetime(value: Any) -> datetime | date | None:
-    """Read an aware datetime, a date or an ISO-8601 string; naive datetimes are taken as UTC."""
+    """Read an aware datetime, a date or an ISO-8601 string.
+
+    A date-time without a zone is wall-clock time in the active zone (the workflow's, which
+    the runtime activates; UTC outside a run).
+    """
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -91,7 +95,7 @@ def to_datetime(value: Any) -> datetime | date | None:
             return None
         value = parsed
     if isinstance(value, datetime):
-        return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+        return value if timezone.is_aware(value) else value.replace(tzinfo=_zone())
     if isinstance(value, date):
         return value
     return None
@@ -106,13 +110,18 @@ def _number(value: Any) -> float | None:
         return None
 
 
+def _zone() -> Any:
+    return timezone.get_current_timezone()
+
+
 def _shift(value: Any, amount: Any, unit: str) -> datetime | date | str:
     moment = to_datetime(value)
     number = _number(amount)
     if moment is None or number is None:
         return ""
     try:
-        return moment + timedelta(**{unit: number})
+        # Wall-clock arithmetic in the active zone: "+1 day" keeps 09:00 across a DST change.
+        return _local(moment) + timedelta(**{unit: number})
     except (OverflowError, ValueError):
         return ""
 

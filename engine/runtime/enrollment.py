@@ -10,6 +10,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from engine.effects.contacts import contact_adapter
+from engine.effects.zones import workflow_zone
 from engine.runtime import state
 from engine.runtime.executor import (
     apply_directive,
@@ -123,9 +124,9 @@ def enrollment_recheck(*, enrollment_id: int) -> str:
         flow = flow_for_version(enrollment.version_id)
         run = run_state_of(enrollment)
         now = timezone.now()
-        interrupted = check_interrupts(
-            run, flow, template_data_for(enrollment, run, flow, now), now
-        )
+        with timezone.override(workflow_zone(flow.settings, enrollment.tenant_id)):
+            data = template_data_for(enrollment, run, flow, now)
+            interrupted = check_interrupts(run, flow, data, now)
         if interrupted is None:
             return "unchanged"
         logs, directive = interrupted

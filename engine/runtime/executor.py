@@ -8,7 +8,9 @@ transaction back; the step runs again with the same idempotency key.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +20,7 @@ from django.utils import timezone
 
 from engine.effects.contacts import load_snapshot
 from engine.effects.live_services import LiveServices
+from engine.effects.zones import workflow_zone
 from engine.handlers.base import is_pure
 from engine.runtime import queue, state
 from engine.runtime.budget import TaskBudget
@@ -197,6 +200,20 @@ def _refused(enrollment: Enrollment) -> bool:
     return True
 
 
+def _zoned(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``func(enrollment, …)`` in the workflow's time zone: templates, filters, conditions
+    and waits all read and show moments there (engine.effects.zones)."""
+
+    @functools.wraps(func)
+    def wrapper(enrollment: Enrollment, *args: Any, **kwargs: Any) -> Any:
+        flow = flow_for_version(enrollment.version_id)
+        with timezone.override(workflow_zone(flow.settings, enrollment.tenant_id)):
+            return func(enrollment, *args, **kwargs)
+
+    return wrapper
+
+
+@_zoned
 def _resume(enrollment: Enrollment, action: ScheduledAction, budget: TaskBudget) -> Outcome:
     flow = flow_for_version(enrollment.version_id)
     run = run_state_of(enrollment)
@@ -217,6 +234,7 @@ def _resume(enrollment: Enrollment, action: ScheduledAction, budget: TaskBudget)
     return _drive(enrollment, run.current_step or action.step_id, run=run, budget=budget)
 
 
+@_zoned
 def _drive(
     enrollment: Enrollment,
     step_id: str,

@@ -143,13 +143,16 @@ def config_matches(listener: Listener, data: dict[str, Any]) -> bool:
     return not (config.get("form") and data.get("form") != config["form"])
 
 
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def trigger_context(listener: Listener, data: dict[str, Any], at: datetime) -> dict[str, Any]:
     """``trigger.*`` as this workflow sees it: the event, plus hour / weekday in its zone."""
-    try:
-        zone = ZoneInfo(listener.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = at.astimezone(zone)
+    local = at.astimezone(_zone(listener.timezone))
     weekday = (local.weekday() + 1) % 7  # 0 = Sunday, as the TypeScript write-up counts
     return {
         **data,
@@ -180,7 +183,8 @@ def filters_pass(
     context = {"contact": contact or {}, "trigger": trigger, "now": timezone.now()}
     errors: list[str] = []
     try:
-        passed = evaluate(listener.filters, context, errors=errors)
+        with timezone.override(_zone(listener.timezone)):
+            passed = evaluate(listener.filters, context, errors=errors)
     except ValueError:
         return False
     for error in errors:  # an expression that fails only fails this workflow's filter
