@@ -12,7 +12,8 @@ announcing what happened to its contacts. import-linter holds ``crm`` to this mo
 - ``manual_enroll`` is the "manual" trigger (staff enrolling chosen contacts); it raises
   ``ManualEnrollError`` or ``EnrollmentRefused`` with a message fit for the user.
 - ``record_open`` / ``record_click`` / ``record_unsubscribe`` are the email tracking events
-  (``InvalidToken`` for a forged or expired token).
+  (``InvalidToken`` for a forged or expired token); ``Hit`` says how a link was fetched, so
+  scanners and prefetchers are told apart from people.
 """
 
 from __future__ import annotations
@@ -22,15 +23,24 @@ from engine.triggers.bus import announce, announce_bulk, enabled, wanted
 from engine.triggers.manual import ManualEnrollError, manual_enroll
 from engine.triggers.model_events import register_model_event
 from engine.triggers.registry import CHANNEL_KINDS
-from engine.triggers.tracking import InvalidToken, record_click, record_open, record_unsubscribe
+from engine.triggers.scanners import Hit
+from engine.triggers.tracking import (
+    InvalidToken,
+    check_unsubscribe,
+    record_click,
+    record_open,
+    record_unsubscribe,
+)
 
 __all__ = [
     "CHANNEL_KINDS",
     "EnrollmentRefused",
+    "Hit",
     "InvalidToken",
     "ManualEnrollError",
     "announce",
     "announce_bulk",
+    "check_unsubscribe",
     "enabled",
     "manual_enroll",
     "record_click",

@@ -21,10 +21,12 @@ from engine.effects.outbound import SEND_KINDS
 from engine.runtime import state
 from engine.runtime.enrollment import enrollment_recheck
 from engine.runtime.executor import lock_enrollment
+from engine.triggers.scanners import Hit, scanner_reason
 from workflows.models import Enrollment, SideEffect
 
 logger = logging.getLogger(__name__)
 MAX_CLICKS_KEPT = 50
+A_PERSON = Hit()  # what a call without request details is taken to be
 
 
 class InvalidToken(Exception):
@@ -59,56 +61,95 @@ def _flag_step(effect: SideEffect, flags: tuple[str, ...]) -> bool:
     return True
 
 
-def _note_on_message(key: str, *, opened_at: str = "", click: dict | None = None) -> None:
-    """Keep the first open, an open count and the clicks on the CRM Message itself."""
+def _note_on_message(key: str, hit: Hit, *, target: str = "") -> str:
+    """Note the open or click on the CRM Message; returns why it looks automated ("" if not).
+
+    People's opens and clicks set ``opened_at`` / ``open_count`` / ``clicked_at`` / ``clicks``;
+    scanners' go to ``scanner_hits`` with the reason, and count for nothing.
+    """
     message = (
         Message.objects.select_for_update()
         .filter(external_id=email_tracking.message_id_for(key), channel="email")
         .first()
     )
+    now = timezone.now()
+    metadata = dict(message.metadata or {}) if message is not None else {}
+    every_click = [*metadata.get("clicks", []), *metadata.get("scanner_hits", [])]
+    reason = scanner_reason(
+        hit,
+        now=now,
+        delivered_at=message.created_at if message is not None else None,
+        target=target,
+        recent_clicks=[c for c in every_click if c.get("url")],
+    )
     if message is None:
-        return
-    metadata = dict(message.metadata or {})
-    if opened_at:
-        metadata.setdefault("opened_at", opened_at)
-        metadata["open_count"] = int(metadata.get("open_count", 0)) + 1
-    if click is not None:
-        metadata.setdefault("clicked_at", click["at"])
+        return reason
+    at = now.isoformat()
+    if reason:
+        hits = metadata.setdefault("scanner_hits", [])
+        if len(hits) < MAX_CLICKS_KEPT:
+            entry = {"at": at, "reason": reason, "user_agent": hit.user_agent[:200]}
+            hits.append({**entry, "url": target} if target else {**entry, "kind": "open"})
+    elif target:
+        metadata.setdefault("opened_at", at)
+        metadata.setdefault("clicked_at", at)
         clicks = metadata.setdefault("clicks", [])
         if len(clicks) < MAX_CLICKS_KEPT:
-            clicks.append(click)
+            clicks.append({"url": target, "at": at})
+    else:
+        metadata.setdefault("opened_at", at)
+        metadata["open_count"] = int(metadata.get("open_count", 0)) + 1
     message.metadata = metadata
     message.save(update_fields=["metadata"])
+    return reason
 
 
-def _track(key: str, flags: tuple[str, ...], **changes: Any) -> bool:
+def _track(key: str, flags: tuple[str, ...], hit: Hit, *, target: str = "") -> bool:
     with transaction.atomic():
-        _note_on_message(key, **changes)
+        reason = _note_on_message(key, hit, target=target)
+    if reason:
+        logger.info("tracking hit on %s flagged as automated: %s", key, reason)
+        return False
     effect = SideEffect.objects.filter(key=key, status=SideEffect.Status.DONE).first()
     if effect is None or effect.enrollment_id is None:
         return False
     return _flag_step(effect, flags)
 
 
-def record_open(*, token: str) -> bool:
-    """The open pixel was fetched; True when a running step's ``opened`` changed."""
+def record_open(*, token: str, hit: Hit = A_PERSON) -> bool:
+    """The open pixel was fetched; True when a running step's ``opened`` changed.
+
+    A scanner's or prefetcher's fetch (engine.triggers.scanners) is noted but changes nothing.
+    """
     key = _payload(email_tracking.OPEN, token)["k"]
-    return _track(key, ("opened",), opened_at=timezone.now().isoformat())
+    return _track(key, ("opened",), hit)
 
 
-def record_click(*, token: str) -> str:
-    """A tracked link was followed: mark ``clicked`` (and ``opened``); returns the target URL."""
+def record_click(*, token: str, hit: Hit = A_PERSON) -> str:
+    """A tracked link was followed: mark ``clicked`` (and ``opened``); returns the target URL.
+
+    A scanner's click (engine.triggers.scanners) is noted on the message but marks nothing and
+    fires no automation; the redirect is the same either way.
+    """
     payload = _payload(email_tracking.CLICK, token)
     target = str(payload.get("u") or "")
     if not target.startswith(("http://", "https://")):
         raise InvalidToken("click token without an http(s) target")
-    click = {"url": target, "at": timezone.now().isoformat()}
-    _track(payload["k"], ("opened", "clicked"), click=click)
+    _track(payload["k"], ("opened", "clicked"), hit, target=target)
     return target
 
 
+def check_unsubscribe(*, token: str) -> None:
+    """Raise InvalidToken unless ``token`` is one of our unsubscribe tokens (changes nothing)."""
+    _payload(email_tracking.UNSUBSCRIBE, token)
+
+
 def record_unsubscribe(*, token: str) -> bool:
-    """Opt the email's contact out of email; False when it already was (or is gone)."""
+    """Opt the email's contact out of email; False when it already was (or is gone).
+
+    Called on POST only (the confirmation form, or RFC 8058 one-click from the mail client):
+    a GET of the link, which scanners make, only shows the confirmation page.
+    """
     payload = _payload(email_tracking.UNSUBSCRIBE, token)
     with transaction.atomic():
         contact = contact_model().objects.select_for_update().filter(pk=payload.get("c")).first()
