@@ -86,7 +86,38 @@ def validation_context(*, tenant: Tenant) -> ValidationContext:
         voicemail_slugs=set(
             VoicemailDrop.objects.filter(tenant=tenant).values_list("slug", flat=True)
         ),
+        custom_fields=_custom_field_paths(tenant),
     )
+
+
+# How many contacts (most recently updated first) tell which custom fields exist.
+CUSTOM_FIELD_SAMPLE = 1000
+
+
+def _custom_field_paths(tenant: Tenant) -> frozenset[str] | None:
+    """Every custom field path (``company``, ``company.size``) on a sample of the tenant's
+    contacts: the contact schema that validation warns against (None: a host contact model
+    without ``custom_fields``)."""
+    model = contact_model()
+    if not any(field.name == "custom_fields" for field in model._meta.get_fields()):
+        return None
+    rows = (
+        model.objects.filter(tenant=tenant)
+        .exclude(custom_fields={})
+        .order_by("-updated_at")
+        .values_list("custom_fields", flat=True)[:CUSTOM_FIELD_SAMPLE]
+    )
+    paths: set[str] = set()
+    pending = [(data, "") for data in rows]
+    while pending:
+        data, prefix = pending.pop()
+        for key, value in (data or {}).items() if isinstance(data, dict) else ():
+            if "." in str(key):
+                continue  # a flat key with a dot is no path: dots nest
+            paths.add(f"{prefix}{key}")
+            if isinstance(value, dict):
+                pending.append((value, f"{prefix}{key}."))
+    return frozenset(paths)
 
 
 def definition_validate(*, tenant: Tenant, definition: WorkflowDefinition) -> ValidationResult:

@@ -89,6 +89,9 @@ class ValidationContext:
     template_slugs: set[str] | None = None
     voicemail_slugs: set[str] | None = None
     contact_fields: frozenset[str] = DEFAULT_CONTACT_FIELDS
+    # Custom field paths the contact schema knows ("company", "company.size"); None: unknown,
+    # and reads of custom fields are then not checked.
+    custom_fields: frozenset[str] | None = None
 
 
 @dataclass
@@ -99,6 +102,22 @@ class _Checker:
 
     def __post_init__(self) -> None:
         self.ids = [step.id for step in self.defn.steps]
+        self.custom_reads: dict[str, str] = {}  # custom field path → where it is first read
+
+    def check_custom_reads(self) -> None:
+        """Warn about custom field paths read that no step writes and the schema does not know."""
+        known = self.ctx.custom_fields
+        if known is None:
+            return
+        written = _custom_writes(self.defn.steps)
+        for name, path in self.custom_reads.items():
+            if not (_covered(name, written) or _covered(name, known)):
+                self.add(
+                    path,
+                    f"reads custom_fields.{name}, which no step writes and no contact has "
+                    "(dots nest: custom_fields.a.b is field b inside field a)",
+                    Severity.WARNING,
+                )
 
     def add(self, path: str, message: str, severity: Severity = Severity.ERROR) -> None:
         self.problems.append(Problem(path, message, self.defn.lines.line_for(path), severity))
@@ -109,6 +128,7 @@ class _Checker:
         self.check_settings()
         for index, step in enumerate(self.defn.steps):
             self.check_step(index, step)
+        self.check_custom_reads()
 
     def check_ids(self) -> None:
         first: dict[str, int] = {}
@@ -238,6 +258,8 @@ class _Checker:
         elif head == "contact" and key and key not in self.ctx.contact_fields:
             hint = did_you_mean(key, self.ctx.contact_fields)
             self.add(path, f"unknown contact field '{key}'{hint}")
+        elif head == "contact" and key == "custom_fields" and rest.partition(".")[2]:
+            self.custom_reads.setdefault(rest.partition(".")[2], path)
         elif head == "steps" and key:
             self.check_step_reference(path, key, step_index)
         elif head in ("templates", "voicemails") and key:
@@ -320,6 +342,36 @@ def validate_definition(
     return ValidationResult(
         errors=[p for p in problems if p.severity == Severity.ERROR],
         warnings=[p for p in problems if p.severity == Severity.WARNING],
+    )
+
+
+def _custom_writes(steps: list[Step]) -> set[str]:
+    """Custom field paths that update_contact / update_lead steps set (``a.b`` for nested)."""
+    written: set[str] = set()
+    for step in steps:
+        fields = getattr(step.config, "fields", None) if step.type == "update_contact" else None
+        if step.type == "update_lead":
+            fields = getattr(step.config, "updates", None)
+        for name, value in (fields or {}).items():
+            if name == "custom_fields" and isinstance(value, dict):
+                written.update(_nested_paths(value, ""))
+            elif name.startswith("custom_fields."):
+                written.add(name.partition(".")[2])
+    return written
+
+
+def _nested_paths(value: dict, prefix: str) -> Iterator[str]:
+    for key, item in value.items():
+        path = f"{prefix}{key}"
+        yield path
+        if isinstance(item, dict):
+            yield from _nested_paths(item, f"{path}.")
+
+
+def _covered(name: str, paths: Any) -> bool:
+    """``name`` is a known path, inside one (``a`` written, ``a.b`` read) or holds one."""
+    return any(
+        name == path or name.startswith(f"{path}.") or path.startswith(f"{name}.") for path in paths
     )
 
 

@@ -6,6 +6,8 @@ the executor's transaction, so a redelivered task or a retried step never create
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,8 +58,12 @@ def clean_contact_fields(
     cleaned: dict[str, Any] = {}
     for name, value in (fields or {}).items():
         if name == CUSTOM and isinstance(value, dict):
-            cleaned.update({f"{CUSTOM}.{k}": v for k, v in value.items()})
-        elif name.startswith(f"{CUSTOM}.") and len(name) > len(CUSTOM) + 1:
+            for key, item in value.items():
+                path = f"{CUSTOM}.{key}"
+                cleaned[path] = item
+                custom_path(path, where=where)
+        elif name.startswith(f"{CUSTOM}."):
+            custom_path(name, where=where)
             cleaned[name] = value
         elif name == "phone":
             try:
@@ -99,6 +105,42 @@ def link_tag(contact_id: Any, tag: Tag) -> bool:
     post_save.send(sender=ContactTag, instance=link, created=True, update_fields=None, raw=False,
                    using=connection.alias)  # fmt: skip
     return True
+
+
+_SEGMENT = re.compile(r"[\w-]+")
+
+
+def custom_path(name: str, *, where: str) -> list[str]:
+    """``custom_fields.company.size`` → ``["company", "size"]``: dots always nest.
+
+    The one rule for custom field paths, on write as on read (conditions and templates walk
+    the same nesting). Raises StepFailed for an empty or odd segment (``a..b``, ``a.b c``).
+    """
+    bits = name.split(".")[1:]
+    if not bits or not all(_SEGMENT.fullmatch(bit) for bit in bits):
+        raise StepFailed(
+            f"{where}: '{name}' is not a custom field path (letters, digits, _ and - between "
+            "dots; each dot is one level of nesting)"
+        )
+    return bits
+
+
+def set_custom(custom: dict[str, Any], name: str, value: Any, *, where: str) -> None:
+    """Set ``custom_fields.<a>.<b>`` in ``custom`` as nested keys, making levels as needed.
+
+    Raises StepFailed when a level on the way holds a value that is not a mapping.
+    """
+    *parents, leaf = custom_path(name, where=where)
+    current = custom
+    for depth, bit in enumerate(parents, start=1):
+        child = current.setdefault(bit, {})
+        if not isinstance(child, dict):
+            held = ".".join([CUSTOM, *parents[:depth]])
+            raise StepFailed(
+                f"{where}: cannot set '{name}': {held} holds {child!r}, not a set of fields"
+            )
+        current = child
+    current[leaf] = value
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -149,10 +191,10 @@ class LiveCrm:
     def _apply_contact(self, contact_id: Any, fields: dict[str, Any], where: str) -> list[str]:
         cleaned = clean_contact_fields(fields, where=where, tenant_id=self.tenant_id)
         contact = self._contact(contact_id, lock=True)
-        custom = dict(contact.custom_fields or {})
+        custom = copy.deepcopy(contact.custom_fields or {})
         for name, value in cleaned.items():
             if name.startswith(f"{CUSTOM}."):
-                custom[name.split(".", 1)[1]] = value
+                set_custom(custom, name, value, where=where)
             else:
                 setattr(contact, name, value)
         contact.custom_fields = custom

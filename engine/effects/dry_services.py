@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.effects.ai_ops import DryRunAi
 from engine.effects.contract import StepContext, StepFailed
-from engine.effects.crm_ops import CUSTOM, clean_contact_fields
+from engine.effects.crm_ops import CUSTOM, clean_contact_fields, set_custom
 from engine.effects.net.redact import display_url, redact_headers
 from engine.effects.record_registry import RecordRefused, clean_record_fields, record_type
 
@@ -130,7 +130,7 @@ class DryCrm:
         cleaned = clean_contact_fields(fields, where=where, tenant_id=tenant_id)
         for name, value in cleaned.items():
             if name.startswith(f"{CUSTOM}."):
-                self.contact.setdefault(CUSTOM, {})[name.split(".", 1)[1]] = value
+                set_custom(self.contact.setdefault(CUSTOM, {}), name, value, where=where)
             elif name.endswith("_opt_out"):
                 self.contact[name] = value
                 self.contact.setdefault("opted_out", {})[name[: -len("_opt_out")]] = value

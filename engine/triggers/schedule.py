@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -96,6 +97,14 @@ def schedule_sync(*, workflow_id: int) -> PeriodicTask | None:
     return task
 
 
+def _run_day(cron: str, zone: str, now: datetime) -> bool:
+    """Whether ``now`` falls on a run day of ``cron`` as crontab(5) reads it."""
+    try:
+        return not either_day(cron) or runs_on(cron, now.astimezone(ZoneInfo(zone)).date())
+    except (CronError, ValueError, KeyError):
+        return True  # nothing to narrow: beat only runs what it could read
+
+
 def schedule_run(*, workflow_id: int) -> int:
     """The cron time came: enroll, in bulk, every contact of the tenant that passes the filters."""
     workflow = (
@@ -113,9 +122,8 @@ def schedule_run(*, workflow_id: int) -> int:
     config = dict(trigger.get("config") or {})
     zone = schedule_zone(workflow, config)
     now = timezone.now()
-    cron = config.get("cron") or config.get("schedule") or ""
-    if either_day(cron) and not runs_on(cron, now.astimezone(ZoneInfo(zone)).date()):
-        return 0  # beat fires daily for such a schedule; crontab(5) days are kept here
+    if not _run_day(config.get("cron") or config.get("schedule") or "", zone, now):
+        return 0  # beat fires daily for such a schedule; crontab(5)'s days are kept here
     listener = Listener(workflow.pk, "schedule", config, trigger.get("filters"), zone, True)
     data = {
         "occurred_at": now.isoformat(),

@@ -79,12 +79,20 @@ def test_next_run_refuses_an_unknown_time_zone():
 
 
 def test_crontab_fields_for_celery_beat():
-    assert crontab_fields("*/15 8-18 1,15 jan-mar,dec mon-fri") == {
+    assert crontab_fields("*/15 8-18 1,15 jan-mar,dec *") == {
         "minute": "*/15",
         "hour": "8-18",
         "day_of_month": "1,15",
         "month_of_year": "1-3,12",
-        "day_of_week": "mon-fri",
+        "day_of_week": "*",
+    }
+    # Both day fields restricted: beat gets them open, the run keeps crontab(5)'s days.
+    assert crontab_fields("*/15 8-18 1,15 jan-mar,dec mon-fri") == {
+        "minute": "*/15",
+        "hour": "8-18",
+        "day_of_month": "*",
+        "month_of_year": "1-3,12",
+        "day_of_week": "*",
     }
     assert crontab_fields("@weekly") == {
         "minute": "0",

@@ -127,8 +127,9 @@ def test_business_hours_only_moves_the_end_of_a_wait_into_opening_hours(inline_q
     due = due_after_enrolling(
         wait_flow({"duration": "1h", "business_hours_only": True}, settings), inline_queue
     )
-    # 18:30 UTC + 1h is 20:30 in Berlin, after hours: Tuesday 09:00 Berlin is 08:00 UTC.
-    assert due == datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
+    # 18:30 UTC is 19:30 in Berlin, after hours: only open time counts, so the hour runs from
+    # Tuesday's 09:00 Berlin opening to 10:00 Berlin, 09:00 UTC.
+    assert due == datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 
 
 def test_celery_tasks_call_their_services(inline_queue):
