@@ -281,10 +281,6 @@ def _drive(
         # Pure steps (branches, splits, exits) follow in the same transaction.
         if directive.kind != "run" or not is_pure(flow.step(directive.step_id).get("type", "")):
             break
-        if not is_pure(flow.step(step_id).get("type", "")):
-            # The step may have changed the contact (update_contact, tags): the branch that
-            # follows must read the contact as it is now, as it would in a task of its own.
-            data["contact"] = load_snapshot(enrollment.contact_id)
         step_id, attempt = directive.step_id, 1
     # A step that must happen now goes on in this task (a new transaction) while the budget
     # lasts: no broker round trip; past it, the broker's queue takes it (fair to the others).
