@@ -136,7 +136,7 @@ class Simulation:
             workflow_id=None,
             enrollment={
                 "id": None,
-                "enrolled_at": self.start.isoformat(),
+                "enrolled_at": timezone.localtime(self.start).isoformat(),
                 "seed": self.run.context.get("seed"),
             },
             now=self.clock,

@@ -82,7 +82,12 @@ def template_data_for(
         workflow_id=enrollment.workflow_id,
         enrollment={
             "id": enrollment.pk,
-            "enrolled_at": enrollment.enrolled_at.isoformat() if enrollment.enrolled_at else None,
+            # In the workflow's zone, as every moment a run shows (the caller activated it).
+            "enrolled_at": (
+                timezone.localtime(enrollment.enrolled_at).isoformat()
+                if enrollment.enrolled_at
+                else None
+            ),
             "seed": run.context.get("seed"),
         },
         now=now,

@@ -9,6 +9,7 @@ in other processes: enrolling re-reads the workflow and refuses one that is not 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -121,6 +122,16 @@ def listener_from(workflow_id: int, definition: dict[str, Any], zone: str) -> Li
     )
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def config_matches(listener: Listener, data: dict[str, Any]) -> bool:
     """The kind's own config (channel, tag, fields, intent, min_confidence, form) vs the event."""
     config = listener.config
@@ -137,9 +148,11 @@ def config_matches(listener: Listener, data: dict[str, Any]) -> bool:
     ):
         return False
     minimum = config.get("min_confidence")
-    confidence = data.get("intent_confidence")
-    if minimum is not None and (confidence is None or float(confidence) < float(minimum)):
-        return False
+    if minimum is not None:
+        # As in conditions: a missing, blank or non-numeric confidence never meets a minimum.
+        confidence = _number(data.get("intent_confidence"))
+        if confidence is None or confidence < (_number(minimum) or 0.0):
+            return False
     return not (config.get("form") and data.get("form") != config["form"])
 
 

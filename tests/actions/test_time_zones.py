@@ -124,3 +124,8 @@ def test_a_business_hours_wait_counts_only_open_time(tenant, contact, run):
         )
     action = ScheduledAction.objects.get(enrollment=enrollment)
     assert action.due_at == datetime(2025, 3, 3, 11, tzinfo=UTC)
+
+
+def test_the_enrollment_time_is_shown_in_the_workflows_zone(tokyo_clock, tenant, contact, run):
+    run(tenant, contact, [sms("{{ workflow.enrolled_at }}")], settings={"timezone": "Asia/Tokyo"})
+    assert sent_bodies() == ["2025-03-30T05:00:00+09:00"]
