@@ -9,6 +9,7 @@ from typing import Any
 from django.utils import timezone
 
 from engine.effects.contacts import contact_model
+from engine.effects.zones import workflow_zone
 from engine.runtime.bulk_enroll import enrollments_bulk_create
 from engine.triggers.audience import contacts_matching
 from workflows.models import Workflow
@@ -58,7 +59,11 @@ def manual_enroll(
                 f"contacts not found in tenant of workflow '{workflow.name}': {', '.join(missing)}"
             )
     else:
-        ids = list(contacts_matching(tenant_id=workflow.tenant_id, filters=filters or None))
+        version = workflow.published_version
+        settings = ((version.definition if version else None) or {}).get("settings") or {}
+        # Filters on dates read them in the workflow's zone, as its runs do.
+        with timezone.override(workflow_zone(settings, workflow.tenant_id)):
+            ids = list(contacts_matching(tenant_id=workflow.tenant_id, filters=filters or None))
     trigger = {
         "type": "manual",
         "by": by,

@@ -132,7 +132,9 @@ def schedule_run(*, workflow_id: int) -> int:
         "timezone": zone,
     }
     context = trigger_context(listener, data, now)
-    ids = contacts_matching(
-        tenant_id=workflow.tenant_id, filters=trigger.get("filters"), trigger=context
-    )
-    return enrollments_bulk_create(workflow=workflow, contact_ids=ids, trigger=context)
+    # Filters on dates read them in the schedule's zone, as a run of the workflow would.
+    with timezone.override(ZoneInfo(zone)):
+        ids = contacts_matching(
+            tenant_id=workflow.tenant_id, filters=trigger.get("filters"), trigger=context
+        )
+        return enrollments_bulk_create(workflow=workflow, contact_ids=ids, trigger=context)
