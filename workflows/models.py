@@ -170,6 +170,9 @@ class Enrollment(TenantLinkedModel):
     reenrollable = models.BooleanField(default=False)
     # 1 for the contact's first enrollment in this workflow (any version), 2 for the next…
     sequence = models.PositiveIntegerField(default=1)
+    # Its workflow is paused: no step runs until resume clears it. On the row the executor
+    # locks anyway, so checking it costs no query.
+    held = models.BooleanField(default=False)
     exit_reason = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
     enrolled_at = models.DateTimeField(auto_now_add=True)

@@ -362,6 +362,7 @@ def workflow_pause(*, workflow: Workflow) -> StatusChange:
     """
     workflow = _set_status(workflow, Workflow.Status.PAUSED, allowed_from={Workflow.Status.ACTIVE})
     ids = _lock_live(workflow)
+    Enrollment.objects.filter(pk__in=ids).update(held=True)
     ScheduledAction.objects.filter(enrollment_id__in=ids, status__in=HOLDABLE).update(
         status=ScheduledAction.Status.HELD
     )
@@ -374,6 +375,7 @@ def workflow_resume(*, workflow: Workflow) -> StatusChange:
     next scheduler tick, the rest at its own time. Raises WorkflowStateError unless paused."""
     workflow = _set_status(workflow, Workflow.Status.ACTIVE, allowed_from={Workflow.Status.PAUSED})
     ids = _lock_live(workflow)
+    Enrollment.objects.filter(pk__in=ids).update(held=False)
     ScheduledAction.objects.filter(
         enrollment_id__in=ids, status=ScheduledAction.Status.HELD
     ).update(status=ScheduledAction.Status.PENDING)
@@ -395,6 +397,7 @@ def workflow_archive(*, workflow: Workflow) -> StatusChange:
     ).update(status=ScheduledAction.Status.CANCELLED)
     now = timezone.now()
     Enrollment.objects.filter(pk__in=ids).update(
+        held=False,
         status=Enrollment.Status.EXITED,
         exit_reason=ARCHIVE_EXIT_REASON,
         current_step="",

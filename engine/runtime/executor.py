@@ -40,7 +40,7 @@ from engine.runtime.machine import (
     goal_timed_out,
 )
 from engine.runtime.tenancy import cross_tenant_problem
-from workflows.models import Enrollment, ScheduledAction, StepLog, Workflow
+from workflows.models import Enrollment, ScheduledAction, StepLog
 
 logger = logging.getLogger(__name__)
 
@@ -147,10 +147,9 @@ def _chain(enrollment_id: int, step: Next, budget: TaskBudget) -> str:
 
 
 def workflow_paused(enrollment: Enrollment) -> bool:
-    """Asked after the enrollment lock: a pause locks live enrollments, so this sees it."""
-    return Workflow.objects.filter(
-        pk=enrollment.workflow_id, status=Workflow.Status.PAUSED
-    ).exists()
+    """Asked after the enrollment lock: a pause sets ``held`` on the live enrollments it
+    locks, so a step that waited for that lock reads the held row."""
+    return enrollment.held
 
 
 def hold_step(enrollment: Enrollment, step_id: str) -> None:

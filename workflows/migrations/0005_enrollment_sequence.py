@@ -40,6 +40,11 @@ class Migration(migrations.Migration):
             model_name='enrollment',
             constraint=models.UniqueConstraint(fields=('workflow', 'contact', 'sequence'), name='enrollment_unique_sequence'),
         ),
+        migrations.AddField(
+            model_name='enrollment',
+            name='held',
+            field=models.BooleanField(default=False),
+        ),
         migrations.AddConstraint(
             model_name='enrollment',
             constraint=models.CheckConstraint(condition=models.Q(('reenrollable', True), ('sequence', 1), _connector='OR'), name='enrollment_once_is_first'),
