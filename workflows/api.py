@@ -123,17 +123,23 @@ class WorkflowViewSet(
     @extend_schema(request=None, responses=s.WorkflowOut)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
-        return Response(s.WorkflowOut(services.workflow_pause(workflow=self.get_object())).data)
+        return Response(
+            s.WorkflowOut(services.workflow_pause(workflow=self.get_object()).workflow).data
+        )
 
     @extend_schema(request=None, responses=s.WorkflowOut)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        return Response(s.WorkflowOut(services.workflow_resume(workflow=self.get_object())).data)
+        return Response(
+            s.WorkflowOut(services.workflow_resume(workflow=self.get_object()).workflow).data
+        )
 
     @extend_schema(request=None, responses=s.WorkflowOut)
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
-        return Response(s.WorkflowOut(services.workflow_archive(workflow=self.get_object())).data)
+        return Response(
+            s.WorkflowOut(services.workflow_archive(workflow=self.get_object()).workflow).data
+        )
 
     @extend_schema(
         request={

@@ -21,7 +21,7 @@ def number_enrollments(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflows', '0004_held_actions'),
+        ('workflows', '0005_held_actions'),
         migrations.swappable_dependency(settings.STUDIO_CONTACT_MODEL),
     ]
 

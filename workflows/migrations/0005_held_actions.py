@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflows', '0003_steplog_thinking_cached_tokens'),
+        ('workflows', '0004_enroll_job'),
     ]
 
     operations = [
