@@ -182,13 +182,13 @@ class Enrollment(TenantLinkedModel):
     class Meta:
         ordering = ["-enrolled_at"]
         constraints = [
-            # "Once per contact" counts every earlier enrollment, whatever its version: an
-            # enrollment without re-enrollment must be the contact's first in the workflow.
+            # "Once per contact" counts every earlier enrollment, whatever its version: the
+            # contact's first enrollment (sequence 1) and any enrollment without re-enrollment
+            # share one slot per (workflow, contact), so a once-only enrollment can only be the
+            # first. A partial unique index: SQLite adds it without rebuilding the table.
             models.UniqueConstraint(
-                fields=["workflow", "contact", "sequence"], name="enrollment_unique_sequence"
-            ),
-            models.CheckConstraint(
-                condition=Q(reenrollable=True) | Q(sequence=1),
+                fields=["workflow", "contact"],
+                condition=Q(reenrollable=False) | Q(sequence=1),
                 name="enrollment_once_is_first",
             ),
             models.UniqueConstraint(

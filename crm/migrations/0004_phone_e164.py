@@ -27,25 +27,37 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
-            model_name='tenant',
-            name='phone_region',
-            field=models.CharField(blank=True, default='', help_text='ISO country code (e.g. US) for phone numbers written without +country', max_length=2),
-        ),
-        migrations.AlterField(
-            model_name='call',
-            name='from_number',
-            field=crm.phones.PhoneField(blank=True, max_length=32),
-        ),
-        migrations.AlterField(
-            model_name='call',
-            name='to_number',
-            field=crm.phones.PhoneField(blank=True, max_length=32),
-        ),
-        migrations.AlterField(
-            model_name='contact',
-            name='phone',
-            field=crm.phones.PhoneField(blank=True, help_text='Stored as E.164, e.g. +4930123456', max_length=32),
+        # Written out so SQLite adds a column instead of rebuilding tables (which would trip
+        # and drop the same-tenant triggers); PhoneField's column is a CharField's.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AddField(
+                    model_name='tenant',
+                    name='phone_region',
+                    field=models.CharField(blank=True, default='', help_text='ISO country code (e.g. US) for phone numbers written without +country', max_length=2),
+                ),
+                migrations.AlterField(
+                    model_name='call',
+                    name='from_number',
+                    field=crm.phones.PhoneField(blank=True, max_length=32),
+                ),
+                migrations.AlterField(
+                    model_name='call',
+                    name='to_number',
+                    field=crm.phones.PhoneField(blank=True, max_length=32),
+                ),
+                migrations.AlterField(
+                    model_name='contact',
+                    name='phone',
+                    field=crm.phones.PhoneField(blank=True, help_text='Stored as E.164, e.g. +4930123456', max_length=32),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    "ALTER TABLE crm_tenant ADD COLUMN phone_region varchar(2) NOT NULL DEFAULT ''",
+                    'ALTER TABLE crm_tenant DROP COLUMN phone_region',
+                ),
+            ],
         ),
         migrations.RunPython(normalise_existing, migrations.RunPython.noop),
     ]

@@ -30,23 +30,35 @@ class Migration(migrations.Migration):
             model_name='enrollment',
             name='enrollment_once_per_contact',
         ),
-        migrations.AddField(
-            model_name='enrollment',
-            name='sequence',
-            field=models.PositiveIntegerField(default=1),
+        # ADD COLUMN with a default, written out: on SQLite Django would rebuild the table,
+        # which drops the same-tenant triggers other migrations put on it.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AddField(
+                    model_name='enrollment',
+                    name='sequence',
+                    field=models.PositiveIntegerField(default=1),
+                ),
+                migrations.AddField(
+                    model_name='enrollment',
+                    name='held',
+                    field=models.BooleanField(default=False),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    'ALTER TABLE workflows_enrollment ADD COLUMN "sequence" integer NOT NULL DEFAULT 1',
+                    'ALTER TABLE workflows_enrollment DROP COLUMN "sequence"',
+                ),
+                migrations.RunSQL(
+                    'ALTER TABLE workflows_enrollment ADD COLUMN "held" boolean NOT NULL DEFAULT false',
+                    'ALTER TABLE workflows_enrollment DROP COLUMN "held"',
+                ),
+            ],
         ),
         migrations.RunPython(number_enrollments, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='enrollment',
-            constraint=models.UniqueConstraint(fields=('workflow', 'contact', 'sequence'), name='enrollment_unique_sequence'),
-        ),
-        migrations.AddField(
-            model_name='enrollment',
-            name='held',
-            field=models.BooleanField(default=False),
-        ),
-        migrations.AddConstraint(
-            model_name='enrollment',
-            constraint=models.CheckConstraint(condition=models.Q(('reenrollable', True), ('sequence', 1), _connector='OR'), name='enrollment_once_is_first'),
+            constraint=models.UniqueConstraint(condition=models.Q(('reenrollable', False), ('sequence', 1), _connector='OR'), fields=('workflow', 'contact'), name='enrollment_once_is_first'),
         ),
     ]
