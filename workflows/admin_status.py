@@ -76,9 +76,12 @@ def change_status(modeladmin, request, workflows: Iterable[Workflow], name: str)
 STATUS_QUESTIONS = {
     "publish": "Validate the draft of '{workflow}' and publish it as the next version? "
     "New enrollments use it; running ones keep their version.",
-    "pause": "Pause '{workflow}'? It stops enrolling; contacts already inside keep going.",
-    "resume": "Resume '{workflow}'? It enrolls again from its published version.",
-    "archive": "Archive '{workflow}'? It stops enrolling and leaves the active lists.",
+    "pause": "Pause '{workflow}'? It stops enrolling and holds contacts already inside where "
+    "they are (nothing is sent) until it is resumed.",
+    "resume": "Resume '{workflow}'? It enrolls again from its published version, and held "
+    "contacts carry on where they were.",
+    "archive": "Archive '{workflow}'? It stops enrolling, leaves the active lists, and every "
+    "contact still inside exits (workflow_archived): nothing more is sent.",
 }
 
 
