@@ -85,10 +85,11 @@ def _problem(
 ) -> Problem:
     kind, ctx = error["type"], error.get("ctx") or {}
     path = join_path(*loc)
-    if kind == "missing":
+    # An empty loc (every part was a union or validator name) has no field to name: say it plainly.
+    if kind == "missing" and loc:
         parent = join_path(*loc[:-1])
         return Problem(parent, f"missing required field '{loc[-1]}'", lines.line_for(parent))
-    if kind == "extra_forbidden":
+    if kind == "extra_forbidden" and loc:
         parent = join_path(*loc[:-1])
         model = _model_at(root, loc[:-1], data)
         hint = did_you_mean(str(loc[-1]), _field_names(model)) if model else ""

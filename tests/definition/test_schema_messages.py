@@ -152,3 +152,17 @@ def test_a_text_duration_in_typescript_format_is_kept() -> None:
     }
 
     assert problems(document) == ["steps[1]: expected a mapping, got 'oops'"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "extra_forbidden"])
+def test_an_error_whose_location_has_no_field_left_is_still_a_plain_problem(kind):
+    # Union members and validators add loc parts that are not fields; when nothing else is
+    # left the problem has no field to name (this raised IndexError through the API).
+    from engine.definition.problems import LineMap
+    from engine.definition.schema import WorkflowDefinition
+    from engine.definition.translate import _problem
+
+    error = {"type": kind, "msg": "Field required", "loc": ("list[str]",)}
+    problem = _problem(error, (), {}, LineMap(), WorkflowDefinition)
+    assert problem.path == ""
+    assert problem.message == "field required"
