@@ -253,8 +253,10 @@ STUDIO_DEFINITION_MAX_BYTES = env_int("STUDIO_DEFINITION_MAX_BYTES", 1_000_000)
 STUDIO_CONTACT_MODEL = env_str("STUDIO_CONTACT_MODEL", "crm.Contact")
 
 # How often work whose enqueue was lost (a killed worker) is re-sent, and after how long.
-STUDIO_SWEEP_INTERVAL_SECONDS = env_int("STUDIO_SWEEP_INTERVAL_SECONDS", 60)
-STUDIO_SWEEP_STALE_SECONDS = env_int("STUDIO_SWEEP_STALE_SECONDS", 60)
+# Work a dead worker held is re-sent within lease + interval seconds (issue 14: under 15 s).
+STUDIO_SWEEP_INTERVAL_SECONDS = env_int("STUDIO_SWEEP_INTERVAL_SECONDS", 5)
+STUDIO_WORK_LEASE_SECONDS = env_int("STUDIO_WORK_LEASE_SECONDS", 8)
+STUDIO_SWEEP_STALE_SECONDS = env_int("STUDIO_SWEEP_STALE_SECONDS", 60)  # without row locks
 # Periodic engine work, registered here once; django-celery-beat's DatabaseScheduler syncs it.
 CELERY_BEAT_SCHEDULE = {
     "engine-scheduler-tick": {

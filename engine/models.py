@@ -30,3 +30,21 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} → workflow {self.workflow_id}"
+
+
+class SideEffectAttempt(models.Model):
+    """A provider call about to be made, written outside the step's transaction.
+
+    If the worker dies mid-call the step's transaction (and its SideEffect row) roll back, but
+    this row stays: the next run of the step knows the call may have happened, sends again
+    with the same idempotency key and flags its StepLog ``possible_duplicate``.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["started_at"], name="sideeffect_attempt_started")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -265,6 +265,9 @@ class StepLog(TenantLinkedModel):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # A retry after a provider call that may have completed (its worker died mid-call): sent
+    # again with the same idempotency key; the provider should drop it, but someone may look.
+    possible_duplicate = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["started_at", "id"]

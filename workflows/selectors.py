@@ -262,3 +262,19 @@ def step_counts(*, workflow: Workflow) -> dict[str, dict[str, int]]:
     for row in logs:
         counts.setdefault(row["step_id"], {})[wanted[row["status"]]] = row["n"]
     return counts
+
+
+def possible_duplicate_sends(
+    *, tenant_ids: set[int] | None = None, since: Any = None
+) -> dict[str, Any]:
+    """Step executions that re-sent a provider call which may already have completed (their
+    worker died mid-call): ``{"count": n, "latest": [StepLog, … up to 20]}`` for the dashboard.
+
+    ``tenant_ids`` None means every tenant (a superuser); ``since`` a datetime lower bound.
+    """
+    logs = StepLog.objects.filter(possible_duplicate=True)
+    if tenant_ids is not None:
+        logs = logs.filter(tenant_id__in=tenant_ids)
+    if since is not None:
+        logs = logs.filter(started_at__gte=since)
+    return {"count": logs.count(), "latest": list(logs.order_by("-started_at")[:20])}

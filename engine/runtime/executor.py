@@ -404,6 +404,7 @@ def write_logs(enrollment: Enrollment, logs: list[LogEntry]) -> None:
                 started_at=entry.started_at,
                 finished_at=entry.finished_at,
                 duration_ms=entry.duration_ms,
+                possible_duplicate=entry.possible_duplicate,
             )
             for entry in logs
         ]

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from engine.effects.idempotency import possible_duplicates, watch_duplicates
 from engine.handlers import handler_for
 from engine.handlers.base import StepFailed, StepResult
 from engine.handlers.goal import goal_met
@@ -82,6 +83,7 @@ class LogEntry:
     cost: Decimal | None = None
     prompt_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    possible_duplicate: bool = False  # re-sent a provider call that may have completed
 
 
 def finish(state: RunState, status: str, *, reason: str = "", error: str = "") -> Directive:
@@ -243,15 +245,19 @@ def execute(
         visit=visit,
         services=services,
     )
+    watching = watch_duplicates()
     try:
         result = handler_for(step.get("type", "")).handle(ctx, step)
     except StepFailed as exc:
-        return _failed(state, flow, step, exc, now, visit, attempt, started)
+        outcome = _failed(state, flow, step, exc, now, visit, attempt, started)
     except Exception as exc:  # a bug in a handler must not leave the enrollment stuck
         logger.exception("step %s crashed", step_id)
         failure = StepFailed(f"{type(exc).__name__}: {exc}")
-        return _failed(state, flow, step, failure, now, visit, attempt, started)
-    return _succeeded(state, flow, step, result, now, visit, attempt, started)
+        outcome = _failed(state, flow, step, failure, now, visit, attempt, started)
+    else:
+        outcome = _succeeded(state, flow, step, result, now, visit, attempt, started)
+    outcome[0].possible_duplicate = possible_duplicates(watching)
+    return outcome
 
 
 def _elapsed_ms(started: float) -> int:

@@ -76,29 +76,47 @@ def tick(
 
 
 def sweep(*, now: datetime | None = None, stale_after: timedelta | None = None) -> dict[str, int]:
-    """Re-send work whose enqueue was lost (a broker hiccup, a worker killed before acking).
+    """Re-send work nobody holds: a lost enqueue, or a worker killed mid-step.
 
-    Duplicates are harmless: the executor drops a step whose enrollment has moved on.
+    A step runs inside a transaction that holds its enrollment's row lock (a scheduled action's
+    too), and a dead worker's connection drops, which releases its locks at once. So on
+    PostgreSQL, work that is not locked and has not moved for one lease
+    (``STUDIO_WORK_LEASE_SECONDS``) is held by nobody and is re-sent now, however long steps
+    take elsewhere; its clock is touched so it is re-sent at most once per lease. Databases
+    without row locks wait ``STUDIO_SWEEP_STALE_SECONDS`` instead. Duplicates are harmless:
+    the executor drops a step whose enrollment has moved on.
     """
     now = now or timezone.now()
+    locks = connection.vendor == "postgresql"
     if stale_after is None:
-        stale_after = timedelta(seconds=settings.STUDIO_SWEEP_STALE_SECONDS)
+        seconds = (
+            settings.STUDIO_WORK_LEASE_SECONDS if locks else settings.STUDIO_SWEEP_STALE_SECONDS
+        )
+        stale_after = timedelta(seconds=seconds)
     cutoff = now - stale_after
-    claimed = list(
-        ScheduledAction.objects.filter(
+    with transaction.atomic():
+        actions = ScheduledAction.objects.filter(
             status=ScheduledAction.Status.CLAIMED, claimed_at__lt=cutoff
-        ).values_list("id", flat=True)[:1000]
-    )
+        )
+        claimed = list(_unheld(actions, locks).values_list("id", flat=True)[:1000])
+        ScheduledAction.objects.filter(pk__in=claimed).update(claimed_at=now)
+        enrollments = Enrollment.objects.filter(
+            status=Enrollment.Status.ACTIVE, updated_at__lt=cutoff
+        ).exclude(current_step="")
+        stalled = list(
+            _unheld(enrollments, locks).values_list("id", "current_step", "step_count")[:1000]
+        )
+        Enrollment.objects.filter(pk__in=[row[0] for row in stalled]).update(updated_at=now)
     for action_id in claimed:
         queue.dispatch(queue.RUN_ACTION, [action_id])
-    stalled = list(
-        Enrollment.objects.filter(status=Enrollment.Status.ACTIVE, updated_at__lt=cutoff)
-        .exclude(current_step="")
-        .values_list("id", "current_step", "step_count")[:1000]
-    )
     for enrollment_id, step_id, seq in stalled:
         queue.dispatch(queue.RUN_STEP, [enrollment_id, step_id, seq])
     return {"actions": len(claimed), "enrollments": len(stalled)}
+
+
+def _unheld(queryset, locks: bool):
+    """Rows no live worker holds: skip those locked by a running step (PostgreSQL)."""
+    return queryset.select_for_update(skip_locked=True, of=("self",)) if locks else queryset
 
 
 def purge_step_logs(
