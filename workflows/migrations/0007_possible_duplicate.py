@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflows', '0004_enroll_job'),
+        ('workflows', '0006_enrollment_sequence'),
     ]
 
     operations = [
