@@ -267,3 +267,26 @@ def test_the_admin_change_page_names_contact_text_in_the_system_text(tenant, cli
 
     assert shown(prompt) == "contact.first_name"
     assert shown(clean) == "none"
+
+
+def test_the_admin_try_it_page_shows_every_token_kind_and_the_cost(tenant, client, gemini_server):
+    prompt = make_prompt(tenant)
+    gemini_server.enqueue(
+        Reply.ok(
+            "plan", prompt_tokens=10_000, output_tokens=100, thinking_tokens=800, cached_tokens=8000
+        )
+    )
+    response = staff_client(client, tenant).post(
+        reverse("admin:prompts_prompt_try", args=[prompt.pk]),
+        {"variables": '{"contact": {"first_name": "Ann"}}', "user_input": "go"},
+    )
+    html = response.content.decode()
+    log = StepLog.objects.get(step_id="try_it")
+    # Gemini bills thinking as output: 100 + 800 out; 8000 of the 10 000 in were cached.
+    assert (log.output_tokens, log.thinking_tokens, log.cached_tokens) == (900, 800, 8000)
+    assert '<td id="try-tokens">10000 in / 900 out</td>' in html
+    assert '<td id="try-thinking-tokens">800 (part of the output)</td>' in html
+    assert '<td id="try-cached-tokens">8000 (part of the input)</td>' in html
+    assert '<td id="try-total-tokens">10900</td>' in html
+    assert f'<td id="try-cost">${log.cost}</td>' in html
+    assert log.cost > 0
