@@ -14,7 +14,25 @@ from . import dashboard
 PRIMARY, GREEN, RED, AMBER = "#9333ea", "#16a34a", "#dc2626", "#d97706"
 
 
-def _chart(labels: list, datasets: list[dict]) -> str:
+# unfold's defaults draw lines without points (pointStyle false) and 4 px bars, so a series
+# with one day of data drew nothing (a lone point has no segment to draw). Each dataset
+# carries its own style, which Chart.js lets override the chart-wide defaults.
+LINE_STYLE = {"pointStyle": "circle", "pointRadius": 4, "pointHoverRadius": 6, "spanGaps": True}
+BAR_STYLE = {"maxBarThickness": 24, "minBarLength": 2}
+
+
+def _chart(
+    labels: list, datasets: list[dict], *, kind: str = "bar", zero_is_data: bool = False
+) -> str | None:
+    """Chart.js data as JSON for unfold's chart components, or None when no dataset holds a
+    value (None never counts; 0 only with ``zero_is_data``, e.g. a 0 % success rate): the page
+    then says "no data yet" instead of an empty box. ``kind`` is "bar" or "line"; it picks the
+    per-dataset style that keeps a single point visible."""
+    values = [value for dataset in datasets for value in dataset["data"] if value is not None]
+    if not any(values) and not (zero_is_data and values):
+        return None
+    style = LINE_STYLE if kind == "line" else BAR_STYLE
+    datasets = [{**style, **dataset} for dataset in datasets]
     return json.dumps({"labels": labels, "datasets": datasets}, default=str, ensure_ascii=False)
 
 
@@ -70,6 +88,8 @@ def dashboard_callback(request, context: dict) -> dict:
                     "backgroundColor": GREEN,
                 }
             ],
+            kind="line",
+            zero_is_data=True,
         ),
         "failures_chart": _chart(
             [f"{f['workflow__name']} · {f['step_id']}" for f in failures],
@@ -101,6 +121,7 @@ def dashboard_callback(request, context: dict) -> dict:
                     "backgroundColor": PRIMARY,
                 }
             ],
+            kind="line",
         ),
     }
     return context

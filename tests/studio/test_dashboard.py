@@ -82,3 +82,86 @@ def test_ab_results_count_each_variant_and_its_goal_conversions():
     assert (rows["A"]["enrolled"], rows["A"]["converted"], rows["A"]["rate"]) == (2, 1, 0.5)
     assert (rows["B"]["enrolled"], rows["B"]["converted"]) == (1, 0)
     assert Contact.objects.filter(tenant=tenant).count() == 3
+
+
+def one_day_of_runs(tenant) -> None:
+    """Two finished runs (one completed, one failed) today, with one AI call: one data point."""
+    workflow = make_published(
+        tenant,
+        {"name": "Today", "steps": [{"id": "bye", "type": "exit", "config": {"reason": "x"}}]},
+    )
+    for status in ("completed", "failed"):
+        enrollment = Enrollment.objects.create(
+            tenant=tenant,
+            workflow=workflow,
+            version=workflow.published_version,
+            contact=make_contact(tenant),
+            status=status,
+        )
+    StepLog.objects.create(
+        tenant=tenant,
+        workflow=workflow,
+        enrollment=enrollment,
+        step_id="bye",
+        step_type="ai_prompt",
+        status=StepLog.Status.SUCCEEDED,
+        started_at=timezone.now(),
+        model_name="gemini-2.5-flash",
+        input_tokens=50,
+        output_tokens=10,
+        cost=Decimal("0.002"),
+    )
+
+
+def visible_points(chart: dict) -> list:
+    return [v for v in chart["datasets"][0]["data"] if v]
+
+
+def test_every_chart_draws_a_single_day_of_data(client):
+    tenant = make_tenant("oneday")
+    one_day_of_runs(tenant)
+    client.force_login(studio_staff(tenant))
+    page = client.get("/admin/").content.decode()
+    charts = {c["datasets"][0]["label"]: c for c in chart_data(page)}
+    assert set(charts) == {"Runs started", "Success rate (%)", "AI tokens", "AI cost (USD)"}
+    assert visible_points(charts["Runs started"]) == [2]
+    assert visible_points(charts["Success rate (%)"]) == [50.0]
+    assert visible_points(charts["AI tokens"]) == [60]
+    assert visible_points(charts["AI cost (USD)"]) == [0.002]
+    for label in ("Success rate (%)", "AI cost (USD)"):
+        # A line chart draws a lone point only when points are drawn (unfold hides them).
+        dataset = charts[label]["datasets"][0]
+        assert dataset["pointStyle"] == "circle"
+        assert dataset["pointRadius"] > 0
+    for label in ("Runs started", "AI tokens"):
+        assert charts[label]["datasets"][0]["maxBarThickness"] >= 12
+    assert "No data yet" not in page
+
+
+def test_a_zero_success_rate_is_still_drawn(client):
+    tenant = make_tenant("allfail")
+    workflow = make_published(
+        tenant, {"name": "F", "steps": [{"id": "x", "type": "exit", "config": {"reason": "x"}}]}
+    )
+    Enrollment.objects.create(
+        tenant=tenant,
+        workflow=workflow,
+        version=workflow.published_version,
+        contact=make_contact(tenant),
+        status="failed",
+    )
+    client.force_login(studio_staff(tenant))
+    charts = {
+        c["datasets"][0]["label"]: c for c in chart_data(client.get("/admin/").content.decode())
+    }
+    assert charts["Success rate (%)"]["datasets"][0]["data"][-1] == 0.0
+
+
+def test_charts_without_data_say_no_data_yet_instead_of_an_empty_box(client):
+    tenant = make_tenant("empty")
+    client.force_login(studio_staff(tenant))
+    page = client.get("/admin/").content.decode()
+    assert chart_data(page) == []
+    assert 'class="chart"' not in page
+    for name in ("runs", "success", "tokens", "cost"):
+        assert f'id="studio-{name}-chart-empty">No data yet' in page
