@@ -87,6 +87,7 @@ DOMAIN_ERRORS: dict[str, tuple[int, str]] = {
     "ConditionError": (400, "invalid_rules"),
     "WorkflowStateError": (409, "invalid_state"),
     "EnrollmentRefused": (409, "enrollment_refused"),
+    "RetryRefused": (409, "retry_refused"),
     "ManualEnrollError": (400, "invalid_selection"),
     "DryRunError": (400, "invalid_test_input"),
     "PromptInvalid": (400, "invalid_prompt"),

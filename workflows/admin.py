@@ -20,7 +20,7 @@ from crm.admin_scoping import (
     has_role,
 )
 
-from .admin_enrollment import detail_context, exit_view, skip_wait_view
+from .admin_enrollment import detail_context, exit_view, retry_view, skip_wait_view
 from .admin_fields import RULE_ROWS
 from .admin_forms import (
     FILTER_ROWS,
@@ -323,6 +323,11 @@ class EnrollmentAdmin(ReadOnlyScopedAdmin):
                     lambda request, object_id: skip_wait_view(self, request, object_id)
                 ),
                 name="workflows_enrollment_skip_wait",
+            ),
+            path(
+                "<path:object_id>/retry/",
+                site.admin_view(lambda request, object_id: retry_view(self, request, object_id)),
+                name="workflows_enrollment_retry",
             ),
         ]
         return own + super().get_urls()

@@ -1,5 +1,6 @@
 """Enrollment pages: read-only rows with a timeline, and the only ways to change one — exit
-with a reason, or skip the wait it is in — each through a service."""
+with a reason, skip the wait it is in, or retry the step it failed at — each through a
+service."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from django.urls import reverse
 
 from crm.admin_scoping import EDIT_ROLES, has_role
 from engine.runtime.enrollment import enrollment_exit
+from engine.runtime.retry import RetryRefused
 
 from .models import Enrollment, StepLog
-from .services import WorkflowStateError, enrollment_skip_wait
+from .services import WorkflowStateError, enrollment_retry, enrollment_skip_wait
 
 
 class ExitForm(forms.Form):
@@ -124,5 +126,30 @@ def skip_wait_view(modeladmin, request, object_id: str):
     else:
         modeladmin.message_user(
             request, "The wait ends now; the next step runs within seconds.", messages.SUCCESS
+        )
+    return HttpResponseRedirect(back)
+
+
+def retry_view(modeladmin, request, object_id: str):
+    """Retry the failed step (POST only, editors and up; GET just returns to the page)."""
+    enrollment = modeladmin.get_object(request, object_id)
+    if enrollment is None:
+        return HttpResponseRedirect(reverse("admin:workflows_enrollment_changelist"))
+    back = reverse("admin:workflows_enrollment_change", args=[enrollment.pk])
+    if request.method != "POST":
+        return HttpResponseRedirect(back)
+    if not has_role(request, enrollment.tenant_id, EDIT_ROLES):
+        modeladmin.message_user(request, "Retrying needs the editor role.", messages.ERROR)
+        return HttpResponseRedirect(back)
+    try:
+        started = enrollment_retry(enrollment=enrollment, actor=request.user)
+    except RetryRefused as exc:
+        modeladmin.message_user(request, f"Not retried: {exc}.", messages.ERROR)
+    else:
+        when = "it runs when the workflow is resumed" if started.held else "it runs within seconds"
+        modeladmin.message_user(
+            request,
+            f"Retrying step '{started.step_id}' (attempt {started.attempt}); {when}.",
+            messages.SUCCESS,
         )
     return HttpResponseRedirect(back)

@@ -1,4 +1,4 @@
-"""Enrollments API: detail, exit, step logs, the PHP plan's run log; enroll job progress."""
+"""Enrollments API: detail, exit, retry, step logs, the PHP plan's run log; enroll job progress."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from api.tenancy import ADMIN
+from api.tenancy import ADMIN, EDITOR
 from api.views import TenantViewSet
 from engine.runtime.runlog import run_log
 
@@ -21,7 +21,7 @@ class EnrollmentViewSet(TenantViewSet):
 
     lookup_value_regex = "[0-9]+"
     serializer_class = s.EnrollmentDetailOut
-    action_roles = {"exit": ADMIN}
+    action_roles = {"exit": ADMIN, "retry": EDITOR}
 
     def get_queryset(self):
         return Enrollment.objects.filter(tenant=self.tenant)
@@ -44,6 +44,15 @@ class EnrollmentViewSet(TenantViewSet):
             enrollment=self.get_object(), reason=serializer.validated_data["reason"]
         )
         return Response(s.EnrollmentOut(enrollment).data)
+
+    @extend_schema(request=None, responses=s.RetryOut)
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """Run the failed step again (failed → active); ``409 retry_refused`` says why not."""
+        enrollment = self.get_object()
+        started = services.enrollment_retry(enrollment=enrollment, actor=request.user)
+        body = {"step_id": started.step_id, "attempt": started.attempt, "held": started.held}
+        return Response({**s.EnrollmentOut(enrollment).data, "retry": body})
 
     @extend_schema(responses=s.StepLogOut(many=True))
     @action(detail=True, methods=["get"])

@@ -238,6 +238,21 @@ class EnrollmentOut(serializers.ModelSerializer):
         ]
 
 
+class RetryStartedOut(serializers.Serializer):
+    step_id = serializers.CharField()
+    attempt = serializers.IntegerField(help_text="The attempt number the step runs as")
+    held = serializers.BooleanField(help_text="True: the workflow is paused; runs on resume")
+
+
+class RetryOut(EnrollmentOut):
+    """The enrollment (now active) and the retry that was set going."""
+
+    retry = RetryStartedOut(read_only=True)
+
+    class Meta(EnrollmentOut.Meta):
+        fields = [*EnrollmentOut.Meta.fields, "retry"]
+
+
 class TimelineEntryOut(serializers.Serializer):
     step_id = serializers.CharField()
     type = serializers.CharField()

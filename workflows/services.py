@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,8 @@ from engine.dryrun import dry_run
 from engine.effects.contacts import contact_adapter, contact_model
 from engine.runtime import queue
 from engine.runtime.enrollment import EnrollmentRefused, enrollment_create, enrollment_exit
+from engine.runtime.retry import RetryStarted
+from engine.runtime.retry import enrollment_retry as runtime_retry
 from engine.triggers.audience import contacts_matching
 from engine.triggers.manual import ManualEnrollError, manual_enroll
 from prompts.models import Prompt
@@ -39,6 +42,8 @@ from prompts.services import prompt_step_problems
 
 from .models import EnrollJob, Enrollment, ScheduledAction, Workflow, WorkflowStep, WorkflowVersion
 from .signals import workflow_changed
+
+logger = logging.getLogger(__name__)
 
 
 class PublishRefused(Exception):
@@ -619,6 +624,27 @@ def enrollment_exit_now(*, enrollment: Enrollment, reason: str = "manual") -> En
         )
     enrollment.refresh_from_db()
     return enrollment
+
+
+def enrollment_retry(*, enrollment: Enrollment, actor=None) -> RetryStarted:
+    """Run the step a failed enrollment stopped at again (failed → active), exactly once.
+
+    A side effect of that step that already happened is replayed, not re-sent; one that
+    failed is attempted again with the same idempotency key. The new step log carries the
+    next attempt number. ``actor`` (a user or None) is logged. Raises RetryRefused (with the
+    reason) when the enrollment is not failed, did not fail at a step, its version no longer
+    has that step, or its workflow is archived; on a paused workflow the step waits for resume.
+    """
+    started = runtime_retry(enrollment_id=enrollment.pk)
+    logger.info(
+        "enrollment %s: %s retried step '%s' (attempt %s)",
+        enrollment.pk,
+        getattr(actor, "username", "") or "system",
+        started.step_id,
+        started.attempt,
+    )
+    enrollment.refresh_from_db()
+    return started
 
 
 def workflow_test(

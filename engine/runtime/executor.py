@@ -244,13 +244,19 @@ def _drive(
     step_id: str,
     *,
     budget: TaskBudget,
-    attempt: int = 1,
+    attempt: int | None = None,
     run: RunState | None = None,
     contact: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Run ``step_id`` and the pure steps after it in this transaction; say what comes next."""
+    """Run ``step_id`` and the pure steps after it in this transaction; say what comes next.
+
+    ``attempt`` defaults to the one a pending retry of ``step_id`` recorded in the context
+    (``context["retry"]``, set by a transient failure or a manual retry), else 1.
+    """
     flow = flow_for_version(enrollment.version_id)
     run = run or run_state_of(enrollment)
+    if attempt is None:
+        attempt = pending_attempt(run, step_id)
     now = timezone.now()
     data = template_data_for(enrollment, run, flow, now, contact=contact)
     services = LiveServices(tenant_id=enrollment.tenant_id, enrollment=enrollment)
@@ -294,6 +300,12 @@ def _drive(
         return Outcome(entry.status)
     snapshot = None if stale else data["contact"]
     return Outcome(entry.status, Next(directive.step_id, run.step_count, snapshot))
+
+
+def pending_attempt(run: RunState, step_id: str) -> int:
+    """The attempt number a retry of ``step_id`` runs as (1 when none is pending)."""
+    retry = run.context.get("retry") or {}
+    return int(retry.get("attempt", 1)) if retry.get("step") == step_id else 1
 
 
 def persist(

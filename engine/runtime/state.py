@@ -25,6 +25,16 @@ def can_move(source: str, target: str) -> bool:
     return target in TRANSITIONS.get(source, frozenset())
 
 
+def reopen(enrollment: Enrollment) -> None:
+    """The one way out of a final state: failed → active, for a retry of the failed step
+    (``engine.runtime.retry``). Every other path goes through ``move``, which never leaves a
+    final state, so a redelivered task cannot revive a finished run. Raises InvalidTransition
+    for any enrollment that is not failed."""
+    if enrollment.status != S.FAILED:
+        raise InvalidTransition(f"enrollment {enrollment.pk}: {enrollment.status} → active")
+    enrollment.status = S.ACTIVE
+
+
 def move(enrollment: Enrollment, target: str) -> None:
     """Set the status, refusing moves out of a final state (a finished run stays finished)."""
     if not can_move(enrollment.status, target):
