@@ -16,9 +16,9 @@ from .admin_forms import (
     step_kinds,
     trigger_config_fields,
 )
-from .models import Workflow
+from .models import Workflow, WorkflowStep
 from .selectors import workflow_export
-from .services import definition_validate, draft_definition
+from .services import DraftPreview, definition_validate, draft_definition
 
 STEP_PATH = re.compile(r"^steps\[(\d+)\]")
 # Paths of the trigger's event fields (docs/triggers.md), offered beside the contact's.
@@ -43,6 +43,12 @@ def problems_by_step(*, workflow: Workflow) -> list[dict[str, Any]]:
     except DefinitionError as exc:
         found = [("error", p) for p in exc.problems]
     return [_row(severity, problem, step_ids) for severity, problem in found]
+
+
+def preview_rows(preview: DraftPreview) -> list[dict[str, Any]]:
+    """The rows of the page's problem list for an unsaved draft (as ``problems_by_step``)."""
+    found = [("error", p) for p in preview.errors] + [("warning", p) for p in preview.warnings]
+    return [_row(severity, problem, preview.step_ids) for severity, problem in found]
 
 
 def _row(severity: str, problem: Problem, step_ids: list[str]) -> dict[str, Any]:
@@ -90,3 +96,43 @@ def page_context(*, workflow: Workflow | None, tenant_ids: set[int] | None) -> d
         except DefinitionError as exc:
             context["yaml_preview"] = "\n".join(f"# {p}" for p in exc.problems)
     return context
+
+
+def _form_problems(form, *, step: str = "", at: str = "") -> list[dict[str, Any]]:
+    """A bound form's errors as problem rows: "Field label: message" at ``{at}{field}``."""
+    rows = []
+    for name, messages in form.errors.items():
+        field = form.fields.get(name)
+        label = str(field.label) if field is not None and field.label else name
+        for message in messages:
+            text = message if name == "__all__" else f"{label}: {message}"
+            path = at.rstrip(".") if name == "__all__" else f"{at}{name}"
+            rows.append({"severity": "error", "step": step, "path": path, "message": text})
+    return rows
+
+
+def unsaved_draft(form, formsets) -> tuple[Workflow, list[WorkflowStep], list[dict[str, Any]]]:
+    """The workflow and step rows a save of these bound forms would write (nothing is saved),
+    and their form errors as problem rows. Cleaning runs exactly as on save: the forms turn
+    the catalog fields into ``trigger_config`` / ``config``; a field with an error keeps its
+    previous value, so the rest still previews."""
+    form.is_valid()
+    problems = _form_problems(form)
+    kept: list[tuple[int, int, Any]] = []
+    for formset in formsets:
+        formset.is_valid()
+        for index, step_form in enumerate(formset.forms):
+            if step_form.instance.pk is None and not step_form.has_changed():
+                continue  # an empty "add another" row: saving skips it too
+            if formset.can_delete and formset._should_delete_form(step_form):
+                continue
+            order = step_form.cleaned_data.get("order") if step_form.is_bound else None
+            kept.append((order if isinstance(order, int) else 0, index, step_form))
+    kept.sort(key=lambda item: item[:2])
+    steps = []
+    for position, (_, _, step_form) in enumerate(kept):
+        row = step_form.instance
+        row.step_id = row.step_id or (step_form["step_id"].value() or "").strip()
+        steps.append(row)
+        problems += _form_problems(step_form, step=row.step_id, at=f"steps[{position}].")
+    return form.instance, steps, problems

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
@@ -16,7 +16,7 @@ from crm.admin_scoping import EDIT_ROLES, has_role
 from crm.models import Tenant
 from engine.definition import DefinitionError, parse_definition
 
-from .admin_page import page_context
+from .admin_page import page_context, preview_rows, unsaved_draft
 from .admin_test_view import run_test
 from .graph_svg import draw
 from .models import Workflow
@@ -24,6 +24,7 @@ from .selectors import step_counts, version_diff, workflow_export
 from .services import (
     definition_validate,
     draft_definition,
+    draft_preview,
     draft_save,
     workflow_import,
     workflow_rollback,
@@ -75,6 +76,16 @@ class WorkflowPagesMixin:
         site = self.admin_site
         own = [
             path("import/", site.admin_view(self.import_view), name="workflows_workflow_import"),
+            path(
+                "preview/",
+                site.admin_view(self.preview_view),
+                name="workflows_workflow_preview_new",
+            ),
+            path(
+                "<path:object_id>/preview/",
+                site.admin_view(self.preview_view),
+                name="workflows_workflow_preview",
+            ),
             path(
                 "<path:object_id>/yaml/",
                 site.admin_view(self.yaml_view),
@@ -158,6 +169,36 @@ class WorkflowPagesMixin:
             form=form,
             problems=problems,
             warnings=warnings,
+        )
+
+    def preview_view(self, request, object_id: str | None = None):
+        """The live preview: POST the unsaved workflow form (with its CSRF token); answers JSON
+        ``{yaml, problems: [{severity, step, path, message}], errors, warnings}`` built by the
+        save path's forms and ``draft_preview``. Nothing is saved. Editors of the workflow's
+        tenant only (404 for another tenant's workflow, 403 without the role, 405 for GET)."""
+        if request.method != "POST":
+            return JsonResponse({"error": "POST the workflow form to preview it."}, status=405)
+        workflow = self._workflow(request, object_id, edit=True) if object_id else None
+        if workflow is None and not self.has_add_permission(request):
+            raise PermissionDenied("Building a workflow needs the editor role.")
+        change = workflow is not None
+        form = self.get_form(request, workflow, change=change)(
+            request.POST, request.FILES, instance=workflow or Workflow()
+        )
+        formsets, _ = self._create_formsets(request, form.instance, change=change)
+        draft, steps, problems = unsaved_draft(form, formsets)
+        tenant = draft.tenant if draft.tenant_id else None
+        if tenant is not None and not has_role(request, tenant.pk, EDIT_ROLES):
+            raise PermissionDenied("Building a workflow needs the editor role in its tenant.")
+        preview = draft_preview(workflow=draft, steps=steps, tenant=tenant)
+        problems += preview_rows(preview)
+        return JsonResponse(
+            {
+                "yaml": preview.yaml,
+                "problems": problems,
+                "errors": sum(p["severity"] == "error" for p in problems),
+                "warnings": sum(p["severity"] == "warning" for p in problems),
+            }
         )
 
     def versions_view(self, request, object_id: str):

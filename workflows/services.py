@@ -29,6 +29,7 @@ from engine.definition import (
     parse_definition,
     validate_definition,
 )
+from engine.definition.yamlio import dump_yaml_data
 from engine.dryrun import dry_run
 from engine.effects.contacts import contact_adapter, contact_model
 from engine.runtime import queue
@@ -152,9 +153,42 @@ def draft_with_lines(*, workflow: Workflow, definition: WorkflowDefinition) -> W
     return definition
 
 
-def draft_dict(*, workflow: Workflow) -> dict[str, Any]:
-    steps = []
-    for row in workflow.steps.order_by("order", "id"):
+@dataclass
+class DraftPreview:
+    """An unsaved draft as the studio previews it: ``yaml`` (the canonical YAML, or the raw
+    document when it cannot be read as a definition), ``errors`` and ``warnings`` (Problems
+    whose paths point into ``steps[i]`` of ``step_ids``)."""
+
+    yaml: str
+    errors: list[Problem]
+    warnings: list[Problem]
+    step_ids: list[str]
+
+
+def draft_preview(
+    *, workflow: Workflow, steps: list[WorkflowStep], tenant: Tenant | None
+) -> DraftPreview:
+    """The definition that saving ``workflow`` (unsaved field values) with ``steps`` (unsaved
+    rows, in order) would make, checked like a saved draft; nothing is written. Without a
+    ``tenant`` (none chosen yet) only the shape is checked, not the tenant's prompts/assets."""
+    data = draft_dict(workflow=workflow, steps=steps)
+    step_ids = [row.step_id for row in steps]
+    try:
+        definition = load_definition(data)
+    except DefinitionError as exc:
+        return DraftPreview(dump_yaml_data(data), list(exc.problems), [], step_ids)
+    if tenant is None:
+        return DraftPreview(dump_yaml(definition), [], [], step_ids)
+    result = definition_validate(tenant=tenant, definition=definition)
+    return DraftPreview(dump_yaml(definition), result.errors, result.warnings, step_ids)
+
+
+def draft_dict(*, workflow: Workflow, steps: list[WorkflowStep] | None = None) -> dict[str, Any]:
+    """The draft as a definition document: ``workflow``'s fields and its step rows (``steps``,
+    unsaved rows in order, when given; else the saved rows)."""
+    steps_out = []
+    rows = workflow.steps.order_by("order", "id") if steps is None else steps
+    for row in rows:
         step: dict[str, Any] = {"id": row.step_id, "type": row.type}
         if row.name:
             step["name"] = row.name
@@ -166,7 +200,7 @@ def draft_dict(*, workflow: Workflow) -> dict[str, Any]:
             step["next"] = row.next_step
         if row.on_error:
             step["on_error"] = row.on_error
-        steps.append(step)
+        steps_out.append(step)
     trigger: dict[str, Any] = {"type": workflow.trigger_type}
     if workflow.trigger_config:
         trigger["config"] = workflow.trigger_config
@@ -177,7 +211,7 @@ def draft_dict(*, workflow: Workflow) -> dict[str, Any]:
         "description": workflow.description,
         "trigger": trigger,
         "settings": workflow.settings or {},
-        "steps": steps,
+        "steps": steps_out,
     }
     metadata = (workflow.settings or {}).get("_metadata")
     if metadata:
