@@ -175,10 +175,11 @@ class WorkflowPagesMixin:
         """The live preview: POST the unsaved workflow form (with its CSRF token); answers JSON
         ``{yaml, problems: [{severity, step, path, message}], errors, warnings}`` built by the
         save path's forms and ``draft_preview``. Nothing is saved. Editors of the workflow's
-        tenant only (404 for another tenant's workflow, 403 without the role, 405 for GET)."""
+        tenant only (404 for another tenant's workflow, 403 without the role, then 405 for GET)."""
+        # Another tenant's id is a 404 whatever the method: the answer must not tell it exists.
+        workflow = self._workflow(request, object_id, edit=True) if object_id else None
         if request.method != "POST":
             return JsonResponse({"error": "POST the workflow form to preview it."}, status=405)
-        workflow = self._workflow(request, object_id, edit=True) if object_id else None
         if workflow is None and not self.has_add_permission(request):
             raise PermissionDenied("Building a workflow needs the editor role.")
         change = workflow is not None

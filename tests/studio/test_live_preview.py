@@ -127,6 +127,7 @@ def test_a_new_workflow_is_previewed_before_its_first_save(client, shop):
 def test_another_tenants_workflow_or_tenant_cannot_be_previewed(client, shop):
     other = populate("Zorro")
     assert client.post(preview_url(other["workflow"]), {}).status_code == 404
+    assert client.get(preview_url(other["workflow"])).status_code == 404
     data = new_workflow_post(other["tenant"], then_target="welcome")
     answer = client.post(NEW_PREVIEW, data).json()
     assert any(p["path"] == "tenant" for p in answer["problems"])  # not a choice for me
