@@ -42,7 +42,9 @@ def prepare_environment() -> tuple[str, str]:
         DATABASE_URL=url,
         CELERY_BROKER_URL=broker,
         BENCH_REDIS_URL=broker,
-        DEBUG="1",
+        DEBUG="0",  # as in production (DEBUG keeps and times every query)
+        SECRET_KEY=f"bench-{os.getpid()}-{time.time()}",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SETTINGS_MODULE="automation_studio.settings",
         LOG_LEVEL="WARNING",
     )

@@ -44,6 +44,10 @@ def _journal_connection():
     """A connection of its own (autocommit), so the attempt row outlives a rolled-back step.
 
     PostgreSQL only: SQLite allows one writer, which the step's transaction already is.
+    ``synchronous_commit`` is off on it: the row is visible to every other session as soon as
+    it is written (what the next run of the step needs after a worker dies), and only a crash
+    of PostgreSQL itself could lose the last few milliseconds of them — which would also roll
+    back the steps they belong to. It saves a WAL flush per side effect.
     """
     if connections["default"].vendor != "postgresql":
         return None
@@ -53,24 +57,34 @@ def _journal_connection():
     return connection
 
 
-def _journal_attempt(key: str) -> bool:
-    """Record that a call for ``key`` is about to be made; True if one was recorded before."""
+def _journal_attempt(key: str) -> bool | None:
+    """Record that a call for ``key`` is about to be made.
+
+    Returns True when this is the first attempt ever for ``key``, False when one was recorded
+    before (it may have completed), None when there is no journal (SQLite, or PostgreSQL
+    could not write it: then the caller looks the key up as if it had been attempted).
+    """
     connection = _journal_connection()
     if connection is None:
-        return False
+        return None
     table = SideEffectAttempt._meta.db_table
     try:
-        connection.close_if_unusable_or_obsolete()
+        if connection.connection is not None:
+            connection.close_if_unusable_or_obsolete()
+        if connection.connection is None:
+            connection.ensure_connection()
+            with connection.cursor() as cursor:
+                cursor.execute("SET synchronous_commit TO off")
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (key, started_at) VALUES (%s, now()) "  # noqa: S608
                 "ON CONFLICT (key) DO NOTHING RETURNING id",
                 [key],
             )
-            return cursor.fetchone() is None
+            return cursor.fetchone() is not None
     except DatabaseError:
         logger.warning("could not journal the call for %s", key, exc_info=True)
-        return False
+        return None
 
 
 def perform_once(
@@ -82,12 +96,18 @@ def perform_once(
     kind: str,
     action: Callable[[], dict[str, Any]],
 ) -> tuple[dict[str, Any], bool]:
-    """Run ``action`` unless ``key`` already has a result; returns (result, replayed)."""
-    existing = SideEffect.objects.filter(key=key).first()
+    """Run ``action`` unless ``key`` already has a result; returns (result, replayed).
+
+    The journal is written first: a key never attempted before cannot have a SideEffect row
+    (every row is written after its attempt; migration engine 0004 journalled the older ones),
+    so the first attempt skips the lookup — one statement fewer per side-effect step.
+    """
+    first_attempt = _journal_attempt(key)
+    existing = None if first_attempt else SideEffect.objects.filter(key=key).first()
     if existing is not None and existing.status == SideEffect.Status.DONE:
         return dict(existing.result or {}), True
     fields = {"tenant_id": tenant_id, "enrollment_id": enrollment_id, "step_id": step_id}
-    if _journal_attempt(key) or existing is not None:
+    if first_attempt is False or existing is not None:
         watching = _possible_duplicates.get()
         if watching is not None:
             watching.add(key)

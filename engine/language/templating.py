@@ -408,27 +408,38 @@ def _compile(text: str) -> _Compiled:
     return _compile_cached(text)
 
 
-def _check_plain(value: Any, where: str, depth: int) -> None:
-    if isinstance(value, PLAIN_SCALARS):
-        return
+def _path_text(path: tuple) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _check_plain(value: Any, path: tuple, depth: int) -> None:
+    # The path is a tuple, turned into text only for an error: this runs over the whole
+    # context of every step, and building a string per item cost more than the check.
     if depth > MAX_CONTEXT_DEPTH:
         raise TemplateError(
-            f"context is nested deeper than {MAX_CONTEXT_DEPTH} levels at '{where}'"
+            f"context is nested deeper than {MAX_CONTEXT_DEPTH} levels at '{_path_text(path)}'"
         )
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise TemplateError(f"context key {key!r} at '{where}' is not a string")
+                raise TemplateError(f"context key {key!r} at '{_path_text(path)}' is not a string")
             if key.startswith("_"):
-                raise TemplateError(f"context key '{key}' at '{where}' may not start with '_'")
-            _check_plain(item, f"{where}.{key}" if where else key, depth + 1)
+                raise TemplateError(
+                    f"context key '{key}' at '{_path_text(path)}' may not start with '_'"
+                )
+            if not isinstance(item, PLAIN_SCALARS):
+                _check_plain(item, (*path, key), depth + 1)
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            _check_plain(item, f"{where}[{index}]", depth + 1)
-    else:
+            if not isinstance(item, PLAIN_SCALARS):
+                _check_plain(item, (*path, index), depth + 1)
+    elif not isinstance(value, PLAIN_SCALARS):
         raise TemplateError(
-            f"context value at '{where}' is a {type(value).__name__}; only plain data "
-            "(dict, list, str, number, bool, None, Decimal, date, datetime) can be rendered"
+            f"context value at '{_path_text(path)}' is a {type(value).__name__}; only plain "
+            "data (dict, list, str, number, bool, None, Decimal, date, datetime) can be rendered"
         )
 
 
@@ -447,7 +458,7 @@ def _plain_context(context: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(context, Mapping):
         raise TemplateError(f"context must be a mapping, not {type(context).__name__}")
     data = dict(context)
-    _check_plain(data, "", 0)
+    _check_plain(data, (), 0)
     # a shallow copy: {% firstof ... as x %} and {% cycle ... as x %} write into the top dict
     return data
 

@@ -15,7 +15,7 @@ from engine.runtime.enrollment import enrollment_create
 from engine.triggers.dispatch import contact_enroll
 from tests.cast import make_contact, make_published, make_tenant
 from tests.triggers.helpers import listening
-from workflows.models import Enrollment, ScheduledAction, StepLog
+from workflows.models import Enrollment, ScheduledAction, SideEffect, StepLog
 
 pytestmark = pytest.mark.django_db
 
@@ -202,6 +202,24 @@ def test_an_add_tag_step_takes_at_most_eight_statements_and_no_savepoint(
     # One per step: the test's transaction makes each step's atomic() a savepoint (a
     # SAVEPOINT and its RELEASE); the tag writes add none of their own.
     assert savepoints == 6 * 2
+
+
+def test_a_first_attempt_does_not_look_up_its_side_effect_row(
+    require_postgres, tenant, inline_queue
+):
+    # The attempt journal says the key is new, so no SideEffect row can exist for it.
+    workflow = make_published(tenant, tags(3))
+    contact = make_contact(tenant)
+    enrollment_create(workflow=workflow, contact=contact)
+    enrollment_id, step_id, seq = first_task(inline_queue)
+    with CaptureQueriesContext(connection) as captured:
+        executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
+
+    table = SideEffect._meta.db_table
+    lookups = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert not [sql for sql in lookups if f'FROM "{table}"' in sql], lookups
+    assert SideEffect.objects.filter(enrollment_id=enrollment_id, status="done").count() == 3
+    assert tag_names(contact) == ["tag0", "tag1", "tag2"]
 
 
 def test_finishing_a_running_enrollment_does_not_look_for_scheduled_work(tenant, inline_queue):

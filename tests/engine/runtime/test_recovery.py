@@ -261,3 +261,29 @@ def test_killing_the_worker_at_random_loses_nothing_duplicates_nothing_and_flags
         if moved[e] - last > RECOVERY_BOUND_SECONDS
     }
     assert late == {}
+
+
+@pytest.mark.usefixtures(*SERVICES)
+def test_a_side_effect_recorded_before_the_journal_existed_is_still_replayed():
+    """Migration engine 0004 journals older rows, so the journal-first lookup finds them."""
+    import importlib
+
+    from django.apps import apps
+
+    from engine.models import SideEffectAttempt
+
+    migration = importlib.import_module("engine.migrations.0004_journal_existing_side_effects")
+    tenant = make_tenant()
+    SideEffect.objects.create(
+        key="k-old", kind="sms", tenant=tenant, step_id="s", status="done", result={"sid": "1"}
+    )
+    assert not SideEffectAttempt.objects.filter(key="k-old").exists()
+    with connections["default"].schema_editor() as editor:
+        migration.journal_existing(apps, editor)
+
+    calls: list[str] = []
+    result, replayed = perform_once(
+        key="k-old", tenant_id=tenant.pk, enrollment_id=None, step_id="s", kind="sms",
+        action=lambda: calls.append("sent") or {"sid": "2"},
+    )  # fmt: skip
+    assert (result, replayed, calls) == ({"sid": "1"}, True, [])
