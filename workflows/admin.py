@@ -29,6 +29,7 @@ from .admin_forms import (
     step_config_fields,
     trigger_config_fields,
 )
+from .admin_run_now import run_now_url, run_now_view
 from .admin_status import STATUS_QUESTIONS, change_status, confirm_page
 from .admin_views import WorkflowPagesMixin
 from .models import (
@@ -131,12 +132,23 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
         "resume_selected",
         "archive_selected",
         "duplicate_selected",
+        "run_now_selected",
     ]
-    actions_row = ["test_row", "export_row"]
+    actions_row = ["run_now_row", "test_row", "export_row"]
     actions_detail = ["publish_one", "pause_one", "resume_one", "archive_one"]
 
     def get_queryset(self, request):
         return workflows_with_stats(queryset=super().get_queryset(request))
+
+    def get_urls(self):
+        own = [
+            path(
+                "run-now/",
+                self.admin_site.admin_view(lambda request: run_now_view(self, request)),
+                name="workflows_workflow_run_now",
+            )
+        ]
+        return own + super().get_urls()
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         workflow = self.get_object(request, object_id) if object_id else None
@@ -220,6 +232,14 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
         ]
         names = ", ".join(f"'{c}'" for c in copies)
         self.message_user(request, f"Created {len(copies)} draft(s): {names}.", messages.SUCCESS)
+
+    @admin.action(description="Run now (manual trigger with sample data)…")
+    def run_now_selected(self, request, queryset):
+        return HttpResponseRedirect(run_now_url(queryset.values_list("pk", flat=True)))
+
+    @action(description="Run now", url_path="run-now-row")
+    def run_now_row(self, request, object_id: str):
+        return HttpResponseRedirect(run_now_url([object_id]))
 
     @action(description="Test", url_path="test-row")
     def test_row(self, request, object_id: str):

@@ -732,6 +732,7 @@ def workflow_run(
     input_vars: dict[str, Any] | None = None,
     contact_id: Any = None,
     user=None,
+    via: str = "api-run",
 ) -> RunStarted:
     """Run an active workflow now for one contact, ``input_vars`` as ``trigger.*``.
 
@@ -751,13 +752,64 @@ def workflow_run(
     trigger = {
         **variables,
         "type": "manual",
-        "via": "api-run",
+        "via": via,
         "by": getattr(user, "username", "") or "",
         "occurred_at": timezone.now().isoformat(),
         "contact_id": contact.pk,
     }
     enrollment = enrollment_create(workflow=workflow, contact=contact, trigger=trigger)
     return RunStarted(enrollment=enrollment, contact=contact, created_contact=created)
+
+
+SAMPLE_SOURCE = "studio_sample"
+RUN_NOW_DATA = {"sample": True, "note": "run now from the studio"}
+
+
+def sample_contact(*, tenant: Tenant):
+    """The tenant's sample contact ("Sample Contact", ``sample@<slug>.example.com``, source
+    ``studio_sample``), made on first use. Created without save signals, so making it does
+    not itself enroll it into ``contact_created`` workflows."""
+    model = contact_model()
+    found = model.objects.filter(tenant=tenant, source=SAMPLE_SOURCE).order_by("pk").first()
+    if found is not None:
+        return found
+    contact = model(
+        tenant=tenant,
+        first_name="Sample",
+        last_name="Contact",
+        email=f"sample@{tenant.slug}.example.com",
+        source=SAMPLE_SOURCE,
+    )
+    model.objects.bulk_create([contact])
+    return contact
+
+
+def workflow_run_now(*, workflow: Workflow, contact=None, user=None) -> RunStarted:
+    """ "Run now" in the studio: really enroll ``contact`` (default: the tenant's sample
+    contact) into the published version, with ``RUN_NOW_DATA`` as the trigger data.
+
+    Raises EnrollmentRefused naming the workflow when it is not active (a draft must be
+    published, a paused one resumed, an archived one restored) or the contact belongs to
+    another tenant. ``enrollment`` is None when the contact is already in it and
+    re-enrollment is off.
+    """
+    if workflow.status != Workflow.Status.ACTIVE or workflow.published_version_id is None:
+        todo = {
+            Workflow.Status.DRAFT: "publish it first",
+            Workflow.Status.PAUSED: "resume it first",
+            Workflow.Status.ARCHIVED: "restore and resume it first",
+        }.get(workflow.status, "publish it first")
+        raise EnrollmentRefused(f"'{workflow.name}' is {workflow.status}, so it cannot run: {todo}")
+    contact = contact or sample_contact(tenant=workflow.tenant)
+    if contact.tenant_id != workflow.tenant_id:
+        raise EnrollmentRefused(f"'{workflow.name}': contact '{contact}' belongs to another tenant")
+    return workflow_run(
+        workflow=workflow,
+        input_vars=dict(RUN_NOW_DATA),
+        contact_id=contact.pk,
+        user=user,
+        via="admin-run-now",
+    )
 
 
 def _run_contact(workflow: Workflow, contacts, variables: dict[str, Any]) -> tuple[Any, bool]:
