@@ -9,7 +9,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from unfold.admin import StackedInline
-from unfold.decorators import action, display
+from unfold.decorators import action
 
 from crm.admin_filters import related_filter, values_filter
 from crm.admin_scoping import (
@@ -30,7 +30,7 @@ from .admin_forms import (
     trigger_config_fields,
 )
 from .admin_run_now import run_now_url, run_now_view
-from .admin_status import STATUS_QUESTIONS, change_status, confirm_page
+from .admin_status import STATUS_QUESTIONS, change_status, confirm_page, status_cell, toggle_view
 from .admin_views import WorkflowPagesMixin
 from .models import (
     EnrollJob,
@@ -146,7 +146,14 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
                 "run-now/",
                 self.admin_site.admin_view(lambda request: run_now_view(self, request)),
                 name="workflows_workflow_run_now",
-            )
+            ),
+            path(
+                "<path:object_id>/toggle/",
+                self.admin_site.admin_view(
+                    lambda request, object_id: toggle_view(self, request, object_id)
+                ),
+                name="workflows_workflow_toggle",
+            ),
         ]
         return own + super().get_urls()
 
@@ -164,12 +171,9 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
         # A workflow stays in its tenant: moving it would strand its enrollments.
         return [*fields, "tenant"] if obj is not None else fields
 
-    @display(
-        description="Status",
-        label={"draft": "info", "active": "success", "paused": "warning", "archived": "danger"},
-    )
+    @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Workflow) -> str:
-        return obj.status
+        return status_cell(obj)
 
     @admin.display(description="Version", ordering="published_version__number")
     def published_number(self, obj: Workflow) -> str:

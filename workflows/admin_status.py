@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.contrib import messages
+from django.http import HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from crm.admin_scoping import PUBLISH_ROLES, has_role
@@ -96,3 +99,65 @@ def confirm_page(modeladmin, request, *, title: str, question: str, button: str,
         "back_url": back_url,
     }
     return TemplateResponse(request, "admin/studio/confirm.html", context)
+
+
+# The status column of the list: the badge, then what the toggle does from that status.
+BADGE = {"draft": "info", "active": "success", "paused": "warning", "archived": "danger"}
+TOGGLE = {
+    Workflow.Status.ACTIVE: ("pause", "Disable", "Pause: stop enrolling, hold contacts inside"),
+    Workflow.Status.PAUSED: ("resume", "Enable", "Resume: enroll again, held contacts go on"),
+}
+
+
+def status_cell(workflow: Workflow) -> str:
+    """The badge and the enable/disable toggle of one row (HTML).
+
+    The changelist is itself one POST form (with its CSRF token), so the toggle is a submit
+    button of that form aimed at the toggle view (``formaction``): no nested form, no script.
+    A draft links to its Publish confirmation instead; an archived workflow has no toggle.
+    """
+    badge = render_to_string(
+        "unfold/helpers/label.html", {"text": workflow.status, "type": BADGE.get(workflow.status)}
+    )
+    if workflow.status in TOGGLE:
+        name, label, title = TOGGLE[workflow.status]
+        url = reverse("admin:workflows_workflow_toggle", args=[workflow.pk])
+        return format_html(
+            '{} <button type="submit" name="toggle" value="{}" formaction="{}" '
+            'formmethod="post" title="{} (admins and owners)" '
+            'class="studio-toggle ml-2 underline text-primary-600">{}</button>',
+            badge,
+            name,
+            url,
+            title,
+            label,
+        )
+    if workflow.status == Workflow.Status.DRAFT:
+        url = reverse("admin:workflows_workflow_publish_one", args=[workflow.pk])
+        return format_html(
+            '{} <a href="{}" class="studio-toggle ml-2 underline" '
+            'title="A draft is enabled by publishing it (admins and owners)">Publish to enable</a>',
+            badge,
+            url,
+        )
+    return badge
+
+
+def toggle_view(modeladmin, request, object_id: str):
+    """POST ``toggle=pause|resume`` from the list's status column; back to the list.
+
+    The wanted change comes with the click, so a double click or a stale page cannot flip
+    the workflow back: the service refuses a pause of a paused workflow, with its reason.
+    """
+    back = reverse("admin:workflows_workflow_changelist")
+    workflow = modeladmin.get_object(request, object_id)
+    if workflow is None or request.method != "POST":
+        return HttpResponseRedirect(back)
+    name = request.POST.get("toggle", "")
+    if name not in ("pause", "resume"):
+        modeladmin.message_user(
+            request, f"'{workflow.name}': unknown toggle '{name}'.", messages.ERROR
+        )
+        return HttpResponseRedirect(back)
+    change_status(modeladmin, request, [workflow], name)
+    return HttpResponseRedirect(back)
