@@ -15,12 +15,18 @@ from engine.runtime import queue
 from engine.triggers.manual import manual_enroll
 from prompts.models import Prompt
 from tests.engine.conftest import InlineQueue
-from workflows.models import Enrollment, StepLog, Workflow
+from workflows.dashboard import ab_results
+from workflows.models import Enrollment, ScheduledAction, StepLog, Workflow
 
 pytestmark = pytest.mark.django_db
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-LIVE_NAMES = ["After Hours Auto-Reply", "Missed Call Follow-Up", "Training Plan Request"]
+LIVE_NAMES = [
+    "After Hours Auto-Reply",
+    "Missed Call Follow-Up",
+    "Training Plan Request",
+    "Welcome Offer A/B Test",
+]
 
 
 def seed() -> str:
@@ -111,3 +117,29 @@ def test_the_printed_login_can_make_its_own_api_token_as_docs_api_says(client):
     )
     assert page.status_code == 200
     assert "Copy its key now" in page.content.decode()
+
+
+def test_the_demo_has_a_live_ab_test_with_a_finished_past_on_the_dashboard(client):
+    output = seed()
+    tenant = Tenant.objects.get(slug="demo")
+    ab = Workflow.objects.get(tenant=tenant, name="Welcome Offer A/B Test")
+    assert ab.status == "active"
+    assert "Welcome Offer A/B Test: 12 finished runs, 6 met the goal" in output
+    rows = ab_results(tenant=tenant)
+    assert {r["variant"] for r in rows} == {"discount", "trial"}
+    assert sum(r["enrolled"] for r in rows) == 12
+    assert sum(r["converted"] for r in rows) == 6
+    assert all(r["enrolled"] > 0 for r in rows)
+    # Clean: nothing live, nothing failed, nothing due, nothing sent by the history.
+    assert not Enrollment.objects.filter(status__in=Enrollment.LIVE_STATUSES).exists()
+    assert not StepLog.objects.filter(status=StepLog.Status.FAILED).exists()
+    assert not ScheduledAction.objects.exists()
+    assert not Message.objects.filter(direction="out").exists()
+    seed()  # a second run adds no second past
+    assert Enrollment.objects.filter(workflow=ab).count() == 12
+    assert client.login(username="demo", password="studio-demo")
+    panel = client.get("/admin/").content.decode().split('id="studio-ab"')[1].split("</table>")[0]
+    assert "Welcome Offer A/B Test · offer_split" in panel
+    assert "discount" in panel
+    assert "trial" in panel
+    assert "No A/B steps published" not in panel

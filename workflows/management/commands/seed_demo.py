@@ -3,7 +3,7 @@ import os
 from django.core.management.base import BaseCommand
 
 from crm.demo import seed_demo
-from workflows.demo import seed_example_workflows
+from workflows.demo import seed_ab_history, seed_example_workflows
 
 
 class Command(BaseCommand):
@@ -22,6 +22,11 @@ class Command(BaseCommand):
         self.stdout.write("Sample workflows (examples/; a draft would not run clean here):")
         for seeded in seed_example_workflows(tenant=tenant):
             self.stdout.write(f"  {seeded.describe()}")
+        history = seed_ab_history(tenant=tenant)
+        if history:
+            self.stdout.write("A/B tests given a finished past (simulated; nothing was sent):")
+            for done in history:
+                self.stdout.write(f"  {done.describe()}")
         self.stdout.write(
             self.style.SUCCESS(f"Admin login: username '{login.username}', password '{password}'")
         )
