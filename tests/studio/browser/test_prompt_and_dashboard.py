@@ -13,6 +13,7 @@ from prompts.models import Prompt
 from tests.cast import make_published
 from tests.engine.conftest import InlineQueue
 from tests.studio.browser.flows import tagged_welcome
+from workflows.models import Enrollment
 from workflows.services import workflow_import, workflow_publish
 
 pytestmark = pytest.mark.e2e
@@ -82,7 +83,11 @@ def test_the_dashboard_shows_runs_waiting_and_failures(studio, demo):
     make_runs(demo)
     studio.goto("/admin/", "dashboard")
     page = studio.page
-    assert page.inner_text("#studio-runs-total") == "9"
+    # The 9 runs above and the demo's simulated A/B history (all within the last 14 days).
+    history = Enrollment.objects.filter(tenant=demo, workflow__name="Welcome Offer A/B Test")
+    assert history.count() == 12
+    assert page.inner_text("#studio-runs-total") == str(9 + history.count())
+    assert "Welcome Offer A/B Test · offer_split" in page.inner_text("#studio-ab")
     assert page.inner_text("#studio-waiting-total") == "3"
     # Five charts; those without data (no AI calls in these runs) say so instead of a box.
     charts = page.locator("#studio-dashboard canvas").count()
