@@ -9,6 +9,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from workflows.models import Enrollment
 
 from .admin_actions import enroll_in_workflow
+from .admin_members import MembershipForm, MembershipFormSet
 from .admin_scoping import PUBLISH_ROLES, ScopedInlineMixin, TenantScopedAdmin, has_role
 from .models import (
     Booking,
@@ -42,9 +43,18 @@ class GroupAdmin(BaseGroupAdmin, ModelAdmin):
 
 
 class MembershipInline(TabularInline):
+    """Members and their roles; writes go through crm.services (see crm.admin_members)."""
+
     model = TenantMembership
+    form = MembershipForm
+    formset = MembershipFormSet
     extra = 0
     autocomplete_fields = ["user"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.actor = request.user
+        return formset
 
 
 @admin.register(Tenant)
