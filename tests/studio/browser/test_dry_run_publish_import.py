@@ -42,6 +42,18 @@ def test_publish_tag_a_contact_and_watch_the_worker_enroll_it(studio, demo, e2e_
     studio.shot("published")
     workflow.refresh_from_db()
     assert workflow.status == "active"
+    # The status column's toggle: Disable pauses, Enable resumes (a real form POST with CSRF).
+    studio.goto("/admin/workflows/workflow/", "list-active")
+    row = page.locator("#result_list tr", has_text=workflow.name)
+    row.get_by_role("button", name="Disable").click()
+    studio.shot("list-disabled")
+    workflow.refresh_from_db()
+    assert workflow.status == "paused"
+    page.locator("#result_list tr", has_text=workflow.name).get_by_role(
+        "button", name="Enable"
+    ).click()
+    workflow.refresh_from_db()
+    assert workflow.status == "active"
     contact = Contact.objects.filter(tenant=demo).exclude(email="").first()
     with e2e_worker.dispatching():
         add_tag(contact, "vip")
