@@ -9,7 +9,7 @@ that would break the one-enrollment-per-contact constraints are skipped by the d
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -45,10 +45,12 @@ def enrollments_bulk_create(
     trigger: dict[str, Any] | None = None,
     version: WorkflowVersion | None = None,
     chunk_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Enroll every contact of ``contact_ids`` not already in; returns how many were enrolled.
 
     Contacts must belong to the workflow's tenant (callers select them by tenant).
+    ``progress``, when given, is called after each chunk with how many contacts it held.
     Raises EnrollmentRefused when the workflow is not active or never published.
     """
     if workflow.status != Workflow.Status.ACTIVE:
@@ -60,6 +62,8 @@ def enrollments_bulk_create(
     total = 0
     for chunk in _chunks(contact_ids, size):
         total += _enroll_chunk(workflow, version, chunk, trigger or {})
+        if progress is not None:
+            progress(len(chunk))
     return total
 
 

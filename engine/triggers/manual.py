@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +37,14 @@ def manual_enroll(
     everyone: bool = False,
     by: str = "",
     via: str = "manual",
+    progress: Callable[[int, int], None] | None = None,
 ) -> ManualResult:
     """Enroll chosen contacts (ids), those passing ``filters``, or ``everyone`` of the tenant.
 
-    Contacts already in the workflow are skipped. Raises EnrollmentRefused for a workflow that
-    is not active, ManualEnrollError for a bad selection.
+    Contacts already in the workflow are skipped. ``progress``, when given, is called with
+    (contacts just processed, contacts selected) after each chunk, for a progress bar.
+    Raises EnrollmentRefused for a workflow that is not active, ManualEnrollError for a bad
+    selection.
     """
     chosen = [x for x in (contact_ids is not None, filters is not None, everyone) if x]
     if len(chosen) != 1:
@@ -70,5 +73,8 @@ def manual_enroll(
         "via": via,
         "occurred_at": timezone.now().isoformat(),
     }
-    enrolled = enrollments_bulk_create(workflow=workflow, contact_ids=ids, trigger=trigger)
+    step = None if progress is None else (lambda done: progress(done, len(ids)))
+    enrolled = enrollments_bulk_create(
+        workflow=workflow, contact_ids=ids, trigger=trigger, progress=step
+    )
     return ManualResult(selected=len(ids), enrolled=enrolled)

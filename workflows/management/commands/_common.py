@@ -15,6 +15,9 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
+# tqdm: the well-kept, dependency-free standard progress bar for Python command lines.
+from tqdm import tqdm
+
 from crm.models import Tenant
 from engine.definition.parser import max_bytes as definition_max_bytes
 from workflows.models import Workflow
@@ -81,3 +84,41 @@ def free_version_flag(parser) -> None:
     # argparse checks conflicts in the optionals group, which keeps its own handler.
     for container in (parser, parser._optionals):
         container.conflict_handler = "resolve"
+
+
+def add_progress_arguments(parser) -> None:
+    """``--progress`` / ``--no-progress``: the bar is drawn on standard error when it is a
+    terminal, unless asked otherwise (a log file or a pipe gets no bar by default)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="draw a progress bar on standard error even when it is not a terminal",
+    )
+    group.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="never draw a progress bar",
+    )
+
+
+def progress_bar(command, *, progress: bool | None, total: int | None = None, unit: str, desc: str):
+    """A tqdm bar writing to the command's standard error (its stream, not Django's wrapper,
+    which would add a newline to every redraw); disabled unless ``progress`` is True, or None
+    and standard error is a terminal. Use it as a context manager; ``update(n)`` advances it."""
+    stream = getattr(command.stderr, "_out", command.stderr)
+    if progress is None:
+        isatty = getattr(stream, "isatty", None)
+        progress = bool(isatty and isatty())
+    return tqdm(
+        total=total,
+        unit=unit,
+        desc=desc,
+        file=stream,
+        disable=not progress,
+        dynamic_ncols=True,
+        mininterval=0.2,
+    )

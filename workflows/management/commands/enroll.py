@@ -6,7 +6,14 @@ from engine.language.conditions import ConditionError
 from engine.runtime.enrollment import EnrollmentRefused
 from engine.triggers.manual import ManualEnrollError, manual_enroll
 
-from ._common import failed, invalid_input, tenant_by_slug, workflow_by_name_or_id
+from ._common import (
+    add_progress_arguments,
+    failed,
+    invalid_input,
+    progress_bar,
+    tenant_by_slug,
+    workflow_by_name_or_id,
+)
 
 
 class Command(BaseCommand):
@@ -27,8 +34,11 @@ class Command(BaseCommand):
             '"operator": "contains", "value": "vip"}]\'',
         )
         who.add_argument("--all", action="store_true", help="every contact of the tenant")
+        add_progress_arguments(parser)
 
-    def handle(self, *args, workflow: str, tenant: str, contact, filter, all: bool, **options):
+    def handle(
+        self, *args, workflow: str, tenant: str, contact, filter, all: bool, progress, **options
+    ):
         found = workflow_by_name_or_id(tenant_by_slug(tenant), workflow)
         filters = None
         if filter is not None:
@@ -36,15 +46,23 @@ class Command(BaseCommand):
                 filters = json.loads(filter)
             except ValueError as exc:
                 raise invalid_input(f"--filter is not valid JSON: {exc}") from None
+        bar = progress_bar(self, progress=progress, unit="contact", desc="enrolling")
+
+        def advance(done: int, total: int) -> None:
+            bar.total = total  # known once the selection is read
+            bar.update(done)
+
         try:
-            result = manual_enroll(
-                workflow=found,
-                contact_ids=contact,
-                filters=filters,
-                everyone=all,
-                by="manage.py enroll",
-                via="command",
-            )
+            with bar:
+                result = manual_enroll(
+                    workflow=found,
+                    contact_ids=contact,
+                    filters=filters,
+                    everyone=all,
+                    by="manage.py enroll",
+                    via="command",
+                    progress=advance,
+                )
         except EnrollmentRefused as exc:
             raise failed(str(exc)) from None
         except (ManualEnrollError, ConditionError) as exc:
