@@ -559,6 +559,7 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off, as deployed
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
     create_floor_tables()
     from tests.cast import make_tenant
@@ -588,6 +589,13 @@ def main() -> None:
         r["tag5_paced"] = journeys(
             driver, hooks["tag5"], clients=options.clients, seconds=options.seconds * 2, rate=half
         )
+        # The floor's requests/s counts requests whose task may still be queued; its tasks
+        # done/s is what the floor sustains end to end, the same thing journeys/s counts.
+        half_done = max(1.0, r["floor"]["done_per_s"] * 0.5)
+        r["tag5_paced_done"] = journeys(
+            driver, hooks["tag5"], clients=options.clients, seconds=options.seconds * 2,
+            rate=half_done,
+        )  # fmt: skip
         rate = 10.0
         r["floor_latency"] = floor_latency(driver, rate=rate, seconds=options.seconds)
         r["latency"] = webhook_latency(driver, hooks["one"], rate=rate, seconds=options.seconds)
@@ -625,7 +633,9 @@ def report(r: dict) -> None:
             "5 add_tag steps: journeys/s",
             f"{tag['journeys_per_s']:.1f}",
             f"{tag['journeys_per_s'] / max(pure['journeys_per_s'], 1e-9):.2f}x pure; "
-            f"{tag['journeys_per_s'] / floor_rps:.2f}x floor; backlog {tag['backlog']}",
+            f"{tag['journeys_per_s'] / floor_rps:.2f}x floor requests/s; "
+            f"{tag['journeys_per_s'] / max(fl['done_per_s'], 1e-9):.2f}x floor tasks done/s; "
+            f"backlog {tag['backlog']}",
             ">= 0.8x pure; >= 0.5x floor; >= 3x before (13-19/s)",
         ),
         (
@@ -638,6 +648,13 @@ def report(r: dict) -> None:
             f"5 add_tag paced at 0.5x floor ({floor_rps * 0.5:.1f}/s): backlog at end",
             str(r["tag5_paced"]["backlog"]),
             f"of {r['tag5_paced']['accepted']} accepted",
+            "no growing backlog",
+        ),
+        (
+            f"5 add_tag paced at 0.5x floor tasks done/s ({fl['done_per_s'] * 0.5:.1f}/s): "
+            "backlog at end",
+            str(r["tag5_paced_done"]["backlog"]),
+            f"of {r['tag5_paced_done']['accepted']} accepted",
             "no growing backlog",
         ),
         (
