@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from crm.admin_scoping import EDIT_ROLES, has_role
+from crm.admin_scoping import PUBLISH_ROLES, has_role
 from engine.effects.contacts import contact_model
 from engine.runtime.enrollment import EnrollmentRefused
 
@@ -72,10 +72,11 @@ def run_now_view(modeladmin, request):
 
 
 def _run_one(modeladmin, request, workflow: Workflow, contact) -> None:
-    if not has_role(request, workflow.tenant_id, EDIT_ROLES):
+    # A real run sends messages: the same role as publishing, and as POST /api/workflows/run.
+    if not has_role(request, workflow.tenant_id, PUBLISH_ROLES):
         modeladmin.message_user(
             request,
-            f"'{workflow.name}': you must be an editor of {workflow.tenant} to run it.",
+            f"'{workflow.name}': you must be an admin or owner of {workflow.tenant} to run it.",
             messages.ERROR,
         )
         return
