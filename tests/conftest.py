@@ -56,6 +56,16 @@ def _fresh_flow_cache():
     forget_flows()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_side_effect_journal(django_db_setup):
+    # The attempt journal keeps a connection of its own per thread (engine/effects/
+    # idempotency.py); closed before the test database is dropped.
+    yield
+    from engine.effects.idempotency import close_journal
+
+    close_journal()
+
+
 # One real Celery worker per test session, shared by every end-to-end test (defined last:
 # it imports the helpers above).
 from tests.e2e_worker import e2e_worker  # noqa: E402, F401

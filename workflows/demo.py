@@ -104,11 +104,6 @@ def seed_example(*, tenant: Tenant, path: Path) -> SeededWorkflow:
     return SeededWorkflow(definition.name, True)
 
 
-def seed_example_workflows(*, tenant: Tenant) -> list[SeededWorkflow]:
-    """Import every example for ``tenant``; publish those that run clean on the demo data."""
-    return [seed_example(tenant=tenant, path=path) for path in example_paths()]
-
-
 # How many demo contacts get a finished run of each A/B workflow, and how far back they start:
 # every simulated run (a goal times out after at most a week) has ended before "now".
 AB_HISTORY_CONTACTS = 12

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,8 @@ _possible_duplicates: contextvars.ContextVar[set[str] | None] = contextvars.Cont
     "possible_duplicates", default=None
 )
 _journal = threading.local()
+# Every thread's journal connection, so close_journal() can reach them all.
+_journal_connections: weakref.WeakSet = weakref.WeakSet()
 
 
 def watch_duplicates() -> contextvars.Token:
@@ -54,7 +57,17 @@ def _journal_connection():
     connection = getattr(_journal, "connection", None)
     if connection is None:
         connection = _journal.connection = connections.create_connection("default")
+        _journal_connections.add(connection)
     return connection
+
+
+def close_journal() -> None:
+    """Close every thread's journal connection (idle between calls); the next call reopens.
+
+    For the end of a test session, whose database cannot be dropped while one is open.
+    """
+    for connection in list(_journal_connections):
+        connection.close()
 
 
 def _journal_attempt(key: str) -> bool | None:
