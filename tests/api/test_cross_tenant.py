@@ -112,6 +112,7 @@ def object_cases(a: World, b: World) -> dict[str, list[tuple[str, str, object]]]
         ],
         "api/enrollments/(?P<pk>[0-9]+)": [("get", f"/api/enrollments/{enr}", None)],
         "api/enrollments/(?P<pk>[0-9]+)/exit": [("post", f"/api/enrollments/{enr}/exit", {})],
+        "api/enrollments/(?P<pk>[0-9]+)/retry": [("post", f"/api/enrollments/{enr}/retry", {})],
         "api/enrollments/(?P<pk>[0-9]+)/logs": [
             ("get", f"/api/enrollments/{enr}/logs", None),
         ],

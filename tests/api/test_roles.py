@@ -68,6 +68,7 @@ def endpoints(w: World) -> list[tuple[str, str, object, str]]:
         ("patch", f"/api/prompts/{pr}", {"category": "c"}, "editor"),
         ("post", f"/api/prompts/{pr}/versions", {}, "editor"),
         ("post", f"/api/prompts/{pr}/test", {}, "editor"),
+        ("post", f"/api/enrollments/{enr}/retry", {}, "editor"),
         ("post", f"/api/workflows/{wf}/publish", {}, "admin"),
         ("post", f"/api/workflows/{wf}/pause", {}, "admin"),
         ("post", f"/api/workflows/{wf}/archive", {}, "admin"),
