@@ -48,12 +48,15 @@ def require_redis():
 
 @pytest.fixture(autouse=True)
 def _fresh_flow_cache():
-    # Rolled-back test transactions reuse version ids; the per-process cache must not.
+    # Rolled-back test transactions reuse ids; the per-process caches must not.
     from engine.runtime.flow import forget_flows
+    from engine.runtime.tenancy import forget_verified
 
     forget_flows()
+    forget_verified()
     yield
     forget_flows()
+    forget_verified()
 
 
 @pytest.fixture(scope="session", autouse=True)

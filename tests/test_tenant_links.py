@@ -338,3 +338,16 @@ def test_the_engine_runs_a_consistent_enrollment(cast, settings):
     assert step_run(enrollment_id=enrollment.pk, step_id="done", seq=0) != "refused"
     enrollment.refresh_from_db()
     assert enrollment.status == Enrollment.Status.EXITED
+
+
+def test_enrolling_with_another_workflows_version_is_refused(cast):
+    from engine.runtime.enrollment import EnrollmentRefused, enrollment_create
+
+    other = make_published(
+        cast["a"], {"name": "Other flow", "steps": [{"id": "x", "type": "exit"}]}
+    )
+    with pytest.raises(EnrollmentRefused, match="is not a version of"):
+        enrollment_create(
+            workflow=cast["flow_a"], contact=cast["contact_a"], version=other.published_version
+        )
+    assert not Enrollment.objects.filter(contact=cast["contact_a"], version=other.published_version)

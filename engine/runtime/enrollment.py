@@ -24,6 +24,7 @@ from engine.runtime.executor import (
 )
 from engine.runtime.flow import flow_for_version
 from engine.runtime.machine import EXITED, RunState, check_interrupts, finish, go_to
+from engine.runtime.tenancy import mark_consistent
 from workflows.models import Enrollment, Workflow, WorkflowVersion
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ def enrollment_create(
         raise EnrollmentRefused(f"workflow '{workflow.name}' has no published version")
     if contact_adapter().tenant_id(contact) != workflow.tenant_id:
         raise EnrollmentRefused("the contact belongs to another tenant")
+    if version.workflow_id != workflow.pk:
+        raise EnrollmentRefused(f"version {version.pk} is not a version of '{workflow.name}'")
     flow = flow_for_version(version)
     reenrollable = bool(flow.settings.get("allow_reenrollment"))
     earlier = Enrollment.objects.filter(workflow=workflow, contact=contact)
@@ -88,6 +91,8 @@ def enrollment_create(
                 apply_directive(enrollment, run, directive)
     except IntegrityError:
         return None
+    # Its links were checked above: the executor's own check need not query them again.
+    mark_consistent(enrollment.pk)
     if inline:
         step_run(
             enrollment_id=enrollment.pk,

@@ -16,6 +16,19 @@ _VERIFIED_MAX = 20_000
 _verified: set[int] = set()
 
 
+def forget_verified() -> None:
+    """Forget every checked enrollment (tests: a rolled-back id may be used again)."""
+    _verified.clear()
+
+
+def mark_consistent(enrollment_id: int) -> None:
+    """Record an enrollment whose links its creator has just checked (``enrollment_create``),
+    so its first task does not query them again."""
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified.add(enrollment_id)
+
+
 def cross_tenant_problem(enrollment: Enrollment) -> str | None:
     """Why ``enrollment`` may not run (its workflow or contact is another tenant's, or its
     version another workflow's), or None when its links are consistent."""
@@ -32,7 +45,5 @@ def cross_tenant_problem(enrollment: Enrollment) -> str | None:
             f"enrollment {enrollment.pk} links a workflow, version or contact of another tenant "
             "(or a version of another workflow): refused to run"
         )
-    if len(_verified) >= _VERIFIED_MAX:
-        _verified.clear()
-    _verified.add(enrollment.pk)
+    mark_consistent(enrollment.pk)
     return None

@@ -250,6 +250,18 @@ def test_a_webhook_enrollment_runs_its_first_steps_in_the_enrolling_task(tenant,
     assert tag_names(contact) == ["tag0", "tag1"]
 
 
+def test_the_enrolling_task_does_not_query_the_links_it_has_just_checked(tenant, inline_queue):
+    workflow = listening(tenant, "webhook", steps=tags(1)["steps"])
+    contact = make_contact(tenant)
+    with CaptureQueriesContext(connection) as captured:
+        contact_enroll(workflow_id=workflow.pk, contact_id=contact.pk, trigger={"type": "webhook"})
+        inline_queue.run_on_commit()
+
+    joins = [q["sql"] for q in captured.captured_queries if 'INNER JOIN "crm_contact"' in q["sql"]]
+    assert joins == []
+    assert Enrollment.objects.get(workflow=workflow).status == "completed"
+
+
 def test_a_tag_added_by_a_step_still_fires_tag_added_triggers(tenant, inline_queue):
     listener = listening(tenant, "tag_added", config={"tag": "tag0"})
     contact = make_contact(tenant)
