@@ -270,6 +270,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(STUDIO_SWEEP_INTERVAL_SECONDS),
         "options": {"expires": max(5, STUDIO_SWEEP_INTERVAL_SECONDS - 10)},
     },
+    "workflows-resend-enroll-jobs": {
+        "task": "workflows.tasks.resend_enroll_jobs",
+        "schedule": float(STUDIO_SWEEP_INTERVAL_SECONDS),
+        "options": {"expires": max(5, STUDIO_SWEEP_INTERVAL_SECONDS - 10)},
+    },
     "engine-purge-step-logs": {"task": "engine.tasks.purge_step_logs", "schedule": 3600.0},
     "engine-purge-webhook-deliveries": {
         "task": "engine.tasks.purge_webhook_deliveries",

@@ -11,6 +11,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from crm.tenancy import Link, TenantLinkedModel
 
@@ -380,9 +381,15 @@ class EnrollJob(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When its task was last sent: a job still queued one lease later lost its message and is
+    # sent again (services.enroll_jobs_resend), at most once per lease.
+    sent_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["sent_at"], name="enroll_job_queued", condition=Q(status="queued"))
+        ]
 
     def __str__(self) -> str:
         return f"enroll job {self.pk} ({self.status} {self.processed}/{self.total})"

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -613,13 +614,18 @@ def _check_contact_ids(workflow: Workflow, contact_ids: list[Any]) -> None:
         raise contact_model().DoesNotExist(f"no contact {', '.join(missing[:20])} in this tenant")
 
 
-def enroll_job_run(*, job_id: int) -> EnrollJob:
-    """Run a queued EnrollJob in chunks, saving progress after each (called by its task)."""
-    job = EnrollJob.objects.select_related("workflow").get(pk=job_id)
-    if job.status != EnrollJob.Status.QUEUED:
+def enroll_job_run(*, job_id: int) -> EnrollJob | None:
+    """Run a queued EnrollJob in chunks, saving progress after each (called by its task).
+
+    None when the job is gone (its workflow was deleted). Taking the job is one conditional
+    UPDATE, so of two deliveries of its task (a redelivery, a re-send) only one runs it.
+    """
+    taken = EnrollJob.objects.filter(pk=job_id, status=EnrollJob.Status.QUEUED).update(
+        status=EnrollJob.Status.RUNNING
+    )
+    job = EnrollJob.objects.select_related("workflow").filter(pk=job_id).first()
+    if job is None or not taken:
         return job  # a redelivered task: the job already ran or is running
-    job.status = EnrollJob.Status.RUNNING
-    job.save(update_fields=["status"])
     workflow = job.workflow
     try:
         if "contact_ids" in job.selection:
@@ -647,6 +653,21 @@ def enroll_job_run(*, job_id: int) -> EnrollJob:
     job.finished_at = timezone.now()
     job.save(update_fields=["total", "status", "error", "finished_at"])
     return job
+
+
+def enroll_jobs_resend(*, now: datetime | None = None) -> int:
+    """Send again the task of every job still queued one lease (``STUDIO_WORK_LEASE_SECONDS``)
+    after its task was sent: that message was lost. Touches ``sent_at``, so at most once per
+    lease; returns how many were sent (beat runs it with the engine's sweep)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=django_settings.STUDIO_WORK_LEASE_SECONDS)
+    with transaction.atomic():
+        stale = EnrollJob.objects.filter(status=EnrollJob.Status.QUEUED, sent_at__lt=cutoff)
+        ids = list(stale.values_list("id", flat=True)[:1000])
+        EnrollJob.objects.filter(pk__in=ids).update(sent_at=now)
+    for job_id in ids:
+        queue.dispatch(ENROLL_JOB_TASK, [job_id])
+    return len(ids)
 
 
 def enrollment_exit_now(*, enrollment: Enrollment, reason: str = "manual") -> Enrollment:

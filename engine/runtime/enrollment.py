@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -42,6 +43,7 @@ def enrollment_create(
     version: WorkflowVersion | None = None,
     seed: str | None = None,
     run_first: bool = False,
+    claim: Callable[[], bool] | None = None,
 ) -> Enrollment | None:
     """Enroll one contact; None when the contact is (or was, without re-enrollment) in it.
 
@@ -50,6 +52,9 @@ def enrollment_create(
 
     ``run_first``: a worker task that enrolls runs the first steps itself (``step_run``,
     after the enrollment commits) instead of sending them through the broker.
+
+    ``claim``: called first inside the enrollment's transaction (so what it writes commits or
+    rolls back with the enrollment); False means the work was done elsewhere: returns None.
     """
     if workflow.status != Workflow.Status.ACTIVE:
         raise EnrollmentRefused(f"workflow '{workflow.name}' is {workflow.status}, not active")
@@ -74,6 +79,8 @@ def enrollment_create(
     directive = go_to(run, flow, flow.first_target, now)
     try:
         with transaction.atomic():
+            if claim is not None and not claim():
+                return None  # a second delivery of the same work: the first one enrolled
             enrollment = Enrollment.objects.create(
                 tenant_id=workflow.tenant_id,
                 workflow=workflow,

@@ -25,6 +25,12 @@ RUN_ACTION = "engine.tasks.run_scheduled_action"
 ENROLL = "engine.tasks.enroll_contact"
 
 
+def delivery_enroll_args(workflow_id: int, delivery_pk: int, trigger: dict[str, Any]) -> list[Any]:
+    """The arguments of ``ENROLL`` for a recorded webhook delivery (the request and the sweep
+    send the same): workflow id, contact id (from ``trigger``), trigger data, delivery pk."""
+    return [workflow_id, trigger.get("contact_id"), trigger, delivery_pk]
+
+
 def _send(name: str, args: list[Any]) -> None:
     app.send_task(name, args=args)
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from engine.models import WebhookDelivery
 from engine.runtime import queue
 from workflows.models import Enrollment, ScheduledAction, StepLog
 
@@ -78,6 +79,9 @@ def tick(
 def sweep(*, now: datetime | None = None, stale_after: timedelta | None = None) -> dict[str, int]:
     """Re-send work nobody holds: a lost enqueue, or a worker killed mid-step.
 
+    Covers claimed ScheduledActions, active Enrollments and WebhookDeliveries with no outcome
+    (accepted, not yet enrolled); returns how many of each were re-sent.
+
     A step runs inside a transaction that holds its enrollment's row lock (a scheduled action's
     too), and a dead worker's connection drops, which releases its locks at once. So on
     PostgreSQL, work that is not locked and has not moved for one lease
@@ -107,11 +111,23 @@ def sweep(*, now: datetime | None = None, stale_after: timedelta | None = None) 
             _unheld(enrollments, locks).values_list("id", "current_step", "step_count")[:1000]
         )
         Enrollment.objects.filter(pk__in=[row[0] for row in stalled]).update(updated_at=now)
+        # Webhook deliveries whose enrollment is still owed (no outcome): the enqueue was lost
+        # or the task died before its transaction committed. A running task's claim locks
+        # the row, so it is skipped like a held enrollment.
+        deliveries = WebhookDelivery.objects.filter(outcome="", sent_at__lt=cutoff)
+        owed = list(
+            _unheld(deliveries, locks)
+            .filter(trigger__isnull=False)
+            .values_list("id", "workflow_id", "trigger")[:1000]
+        )
+        WebhookDelivery.objects.filter(pk__in=[row[0] for row in owed]).update(sent_at=now)
     for action_id in claimed:
         queue.dispatch(queue.RUN_ACTION, [action_id])
     for enrollment_id, step_id, seq in stalled:
         queue.dispatch(queue.RUN_STEP, [enrollment_id, step_id, seq])
-    return {"actions": len(claimed), "enrollments": len(stalled)}
+    for delivery_pk, workflow_id, trigger in owed:
+        queue.dispatch(queue.ENROLL, queue.delivery_enroll_args(workflow_id, delivery_pk, trigger))
+    return {"actions": len(claimed), "enrollments": len(stalled), "deliveries": len(owed)}
 
 
 def _unheld(queryset, locks: bool):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 
 from crm.models import Message
 from engine.effects.contacts import contact_adapter
+from engine.models import WebhookDelivery
 from engine.runtime.enrollment import EnrollmentRefused, contact_recheck, enrollment_create
 from engine.triggers.matching import (
     candidates,
@@ -21,6 +23,7 @@ from engine.triggers.matching import (
     trigger_context,
 )
 from engine.triggers.tracking import record_reply
+from engine.triggers.webhooks import delivery_claim, delivery_settle
 from workflows.models import Workflow
 
 logger = logging.getLogger(__name__)
@@ -87,11 +90,13 @@ def workflow_enroll(
     trigger: dict[str, Any],
     run_first: bool = False,
     workflow: Workflow | None = None,
+    claim: Callable[[], bool] | None = None,
 ) -> int | None:
     """Enroll ``contact``; None when refused (paused since, other tenant) or already enrolled.
 
     ``run_first``: run the first steps in this task (see ``enrollment_create``); ``workflow``:
-    the row with its published version when the caller has just loaded it."""
+    the row with its published version when the caller has just loaded it; ``claim``: see
+    ``enrollment_create``."""
     if workflow is None:
         workflow = Workflow.objects.select_related("published_version").filter(pk=workflow_id)
         workflow = workflow.first()
@@ -99,7 +104,7 @@ def workflow_enroll(
         return None
     try:
         enrollment = enrollment_create(
-            workflow=workflow, contact=contact, trigger=trigger, run_first=run_first
+            workflow=workflow, contact=contact, trigger=trigger, run_first=run_first, claim=claim
         )
     except EnrollmentRefused as exc:
         logger.info("trigger for workflow %s not enrolled: %s", workflow_id, exc)
@@ -107,16 +112,21 @@ def workflow_enroll(
     return enrollment.pk if enrollment is not None else None
 
 
-def contact_enroll(*, workflow_id: int, contact_id: Any, trigger: dict[str, Any]) -> int | None:
+def contact_enroll(
+    *, workflow_id: int, contact_id: Any, trigger: dict[str, Any], delivery: int | None = None
+) -> int | None:
     """``engine.tasks.enroll_contact``: enroll one contact by id if the workflow's filters pass.
 
     Used by webhooks and host code; ``trigger`` gains hour / weekday in the workflow's zone.
+    ``delivery``: the WebhookDelivery this work was recorded in; its outcome is set in the
+    enrollment's transaction (or with the decision not to enroll), so the sweep stops
+    re-sending it, and a second run of the same delivery enrolls nobody.
     """
     contact = _load_contact(contact_id)
     workflow = Workflow.objects.select_related("published_version", "tenant").filter(pk=workflow_id)
     workflow = workflow.first()
     if contact is None or workflow is None or workflow.published_version is None:
-        return None
+        return _settled(delivery, WebhookDelivery.Outcome.GONE)
     listener = listener_from(
         workflow.pk, workflow.published_version.definition or {}, workflow.tenant.timezone
     )
@@ -125,11 +135,25 @@ def contact_enroll(*, workflow_id: int, contact_id: Any, trigger: dict[str, Any]
         trigger["type"] = listener.kind
         snapshot = contact_adapter().snapshot(contact) if listener.needs_contact else None
         if not filters_pass(listener, trigger, snapshot):
-            return None
+            return _settled(delivery, WebhookDelivery.Outcome.FILTERED)
     # One task per enrollment here (webhooks): it runs the first steps too, no second hop.
-    return workflow_enroll(
-        workflow_id=workflow_id, contact=contact, trigger=trigger, run_first=True, workflow=workflow
+    enrollment_id = workflow_enroll(
+        workflow_id=workflow_id,
+        contact=contact,
+        trigger=trigger,
+        run_first=True,
+        workflow=workflow,
+        claim=delivery_claim(delivery) if delivery is not None else None,
     )
+    if enrollment_id is None:
+        # Already in, re-entry refused, paused since, or another run enrolled it: settled.
+        _settled(delivery, WebhookDelivery.Outcome.NOT_ENROLLED)
+    return enrollment_id
+
+
+def _settled(delivery: int | None, outcome: str) -> None:
+    if delivery is not None:
+        delivery_settle(delivery, outcome)
 
 
 def occurred_at(data: dict[str, Any]) -> datetime:

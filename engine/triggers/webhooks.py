@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from engine.runtime import queue
 from engine.triggers.schedule import published_trigger
 from workflows.models import Workflow
 
-ENROLL = "engine.tasks.enroll_contact"
+ENROLL = queue.ENROLL
 TIMESTAMP_HEADER = "X-Studio-Timestamp"
 SIGNATURE_HEADER = "X-Studio-Signature"
 DELIVERY_HEADER = "X-Studio-Delivery"
@@ -173,34 +173,60 @@ def webhook_receive(
         raise WebhookRejected(400, f"missing (or over 200 characters) {DELIVERY_HEADER} header")
     # One transaction, three statements: find the contact (an index lookup), record the
     # delivery with it (a replay breaks the unique key), enqueue the enrollment on commit.
+    # The delivery row keeps the task's trigger data and stays "owed" (no outcome) until the
+    # task enrolls or decides not to, so a lost message is re-sent by the sweep.
     replayed = False
     try:
         with transaction.atomic():
             contact, created = _contact_for(workflow, data, trigger.get("config") or {})
-            try:
-                WebhookDelivery.objects.create(
-                    workflow=workflow,
-                    delivery_id=delivery_id,
-                    signature=signed,
-                    contact_id=str(contact.pk),
-                )
-            except IntegrityError:
-                replayed = True
-                raise
+            now = timezone.now()
             context = {
                 "type": "webhook",
                 "body": data,
                 "delivery_id": delivery_id,
-                "received_at": timezone.now().isoformat(),
+                "received_at": now.isoformat(),
                 "contact_id": contact.pk,
             }
-            args = [workflow.pk, contact.pk, context]
-            transaction.on_commit(lambda: queue.dispatch(ENROLL, args))
+            try:
+                delivery = WebhookDelivery.objects.create(
+                    workflow=workflow,
+                    delivery_id=delivery_id,
+                    signature=signed,
+                    contact_id=str(contact.pk),
+                    trigger=context,
+                    sent_at=now,
+                )
+            except IntegrityError:
+                replayed = True
+                raise
+            args = queue.delivery_enroll_args(workflow.pk, delivery.pk, context)
+            # Robust: the delivery is committed and owed, so a broker that fails here is
+            # logged and the sweep sends the task later; the sender still gets its 202.
+            transaction.on_commit(lambda: queue.dispatch(ENROLL, args), robust=True)
     except IntegrityError:
         if not replayed:
             raise
         raise WebhookRejected(409, _replay_message(workflow, delivery_id)) from None
     return WebhookAccepted(workflow.pk, contact.pk, delivery_id, created)
+
+
+def delivery_claim(delivery_pk: int) -> Callable[[], bool]:
+    """A claim for ``enrollment_create``: marks the delivery enrolled inside the enrollment's
+    transaction. The UPDATE takes the row lock, so a second run of the same message waits for
+    the first to commit and then finds the outcome set (False: it enrolls nobody)."""
+
+    def claim() -> bool:
+        owed = WebhookDelivery.objects.filter(pk=delivery_pk, outcome="")
+        return owed.update(outcome=WebhookDelivery.Outcome.ENROLLED, handled_at=timezone.now()) == 1
+
+    return claim
+
+
+def delivery_settle(delivery_pk: int, outcome: str) -> bool:
+    """Record a decision not to enroll (``WebhookDelivery.Outcome``) so the sweep stops
+    re-sending; False when the delivery was settled already (its first outcome stays)."""
+    owed = WebhookDelivery.objects.filter(pk=delivery_pk, outcome="")
+    return owed.update(outcome=outcome, handled_at=timezone.now()) == 1
 
 
 def _replay_message(workflow: Workflow, delivery_id: str) -> str:
@@ -213,8 +239,10 @@ def deliveries_purge(*, older_than_seconds: int = 86_400) -> int:
     """Forget old delivery ids and signatures; a replay that old fails the timestamp check.
 
     Never forgets within twice the tolerance (a timestamp may be up to ``tolerance`` ahead of
-    the clock, so its signature stays usable until ``received + 2 × tolerance``).
+    the clock, so its signature stays usable until ``received + 2 × tolerance``), and never
+    forgets a delivery whose enrollment is still owed (no outcome): the sweep needs it.
     """
     keep = max(older_than_seconds, 2 * tolerance_seconds())
     cutoff = timezone.now() - timedelta(seconds=keep)
-    return WebhookDelivery.objects.filter(received_at__lt=cutoff).delete()[0]
+    old = WebhookDelivery.objects.filter(received_at__lt=cutoff).exclude(outcome="")
+    return old.delete()[0]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
@@ -116,6 +119,35 @@ def test_a_large_enrollment_runs_as_a_job_with_readable_progress(
     assert Enrollment.objects.filter(workflow=workflow).count() == 5
     # A redelivered task does not run the job twice.
     assert services.enroll_job_run(job_id=job["id"]).enrolled == 5
+
+
+@override_settings(STUDIO_API_ENROLL_INLINE_MAX=2)
+def test_a_job_whose_task_message_was_lost_is_sent_again_after_the_lease_and_runs_once(
+    owner, tenant, workflow, sent, django_capture_on_commit_callbacks
+):
+    contacts = [make_contact(tenant) for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.post(
+            f"/api/workflows/{workflow.pk}/enroll",
+            {"contact_ids": [c.pk for c in contacts]},
+            format="json",
+        )
+    job_id = response.json()["job"]["id"]
+    sent.sent.clear()  # the broker lost it
+    lease = timedelta(seconds=settings.STUDIO_WORK_LEASE_SECONDS + 1)
+
+    within = services.enroll_jobs_resend()
+    resent = services.enroll_jobs_resend(now=timezone.now() + lease)
+    again = services.enroll_jobs_resend(now=timezone.now() + lease)  # touched: once per lease
+    messages = list(sent.sent)
+    statuses = [enroll_job_run(*args) for _name, args in messages * 2]  # and delivered twice
+    after = services.enroll_jobs_resend(now=timezone.now() + 3 * lease)
+
+    assert (within, resent, again, after) == (0, 1, 0, 0)
+    assert messages == [(services.ENROLL_JOB_TASK, [job_id])]
+    assert statuses == ["done", "done"]
+    assert EnrollJob.objects.get(pk=job_id).enrolled == 3
+    assert Enrollment.objects.filter(workflow=workflow).count() == 3
 
 
 @override_settings(STUDIO_API_ENROLL_INLINE_MAX=1)

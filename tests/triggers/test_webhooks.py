@@ -223,7 +223,9 @@ def test_the_same_body_signed_at_another_second_is_a_new_delivery(client, trigge
 def test_signatures_are_remembered_for_twice_the_tolerance(hook, settings):
     settings.STUDIO_WEBHOOK_TOLERANCE_SECONDS = 3600
     _tenant, workflow = hook
-    recent = WebhookDelivery.objects.create(workflow=workflow, delivery_id="r", signature="ab")
+    recent = WebhookDelivery.objects.create(
+        workflow=workflow, delivery_id="r", signature="ab", outcome="enrolled"
+    )
     WebhookDelivery.objects.filter(pk=recent.pk).update(
         received_at=timezone.now() - timedelta(seconds=5000)
     )
@@ -279,7 +281,7 @@ def test_only_post_is_allowed(client, hook):
 
 def test_old_delivery_ids_are_purged(hook):
     _tenant, workflow = hook
-    old = WebhookDelivery.objects.create(workflow=workflow, delivery_id="old")
+    old = WebhookDelivery.objects.create(workflow=workflow, delivery_id="old", outcome="enrolled")
     WebhookDelivery.objects.filter(pk=old.pk).update(received_at="2020-01-01T00:00Z")
     WebhookDelivery.objects.create(workflow=workflow, delivery_id="new")
 

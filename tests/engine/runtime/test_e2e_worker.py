@@ -235,7 +235,7 @@ def test_a_worker_killed_mid_step_finishes_after_restart_without_sending_twice(m
             with restarted.dispatching():
                 # The sweep that beat runs every minute re-sends the stalled step.
                 swept = scheduler.sweep(stale_after=timedelta(0))
-            assert swept == {"actions": 0, "enrollments": 1}
+            assert swept == {"actions": 0, "enrollments": 1, "deliveries": 0}
             restarted.wait_for(lambda: finished(enrollment), timeout=20)
         finally:
             restarted.stop()

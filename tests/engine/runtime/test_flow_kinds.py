@@ -146,7 +146,7 @@ def test_celery_tasks_call_their_services(inline_queue):
         assert tasks.scheduler_tick() == 1
         _, (action_id,) = inline_queue.sent.pop()
         assert tasks.run_scheduled_action(action_id) == "succeeded"
-        assert tasks.sweep() == {"actions": 0, "enrollments": 0}
+        assert tasks.sweep() == {"actions": 0, "enrollments": 0, "deliveries": 0}
         assert tasks.purge_step_logs() == 0
     enrollment.refresh_from_db()
     assert enrollment.exit_reason == "done"

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from engine.effects.idempotency import perform_once, possible_duplicates, watch_duplicates
 from engine.runtime import queue, scheduler
+from engine.runtime.bulk_enroll import enrollments_bulk_create
 from engine.runtime.enrollment import enrollment_create
 from tests.cast import make_contact, make_published, make_tenant
 from tests.e2e_worker import WorkerProcess, broker_url_for, database_url
@@ -62,9 +63,32 @@ def test_the_sweep_resends_unheld_work_once_per_lease_and_skips_work_a_live_work
     finally:
         other.close()
 
-    assert first == {"actions": 0, "enrollments": 1}
+    assert first == {"actions": 0, "enrollments": 1, "deliveries": 0}
     assert sent == [(queue.RUN_STEP, [free.pk, "done", free.step_count])]
-    assert again == {"actions": 0, "enrollments": 0}  # touched: not again before a lease passes
+    assert again == {
+        "actions": 0,
+        "enrollments": 0,
+        "deliveries": 0,
+    }  # touched: not again before a lease passes
+
+
+@pytest.mark.usefixtures("require_postgres")
+def test_a_lost_run_first_steps_message_of_a_bulk_enrollment_is_resent_per_enrollment():
+    tenant = make_tenant()
+    workflow = make_published(tenant, {"name": "Bulk", "steps": [{"id": "done", "type": "exit"}]})
+    contacts = [make_contact(tenant) for _ in range(3)]
+    with queue.use_dispatcher(lambda name, args: None):  # run_first_steps is lost
+        enrollments_bulk_create(workflow=workflow, contact_ids=[c.pk for c in contacts])
+    sent: list[tuple[str, list]] = []
+    later = timezone.now() + timedelta(seconds=settings.STUDIO_WORK_LEASE_SECONDS + 1)
+    with queue.use_dispatcher(lambda name, args: sent.append((name, args))):
+        swept = scheduler.sweep(now=later)
+
+    ids = set(Enrollment.objects.filter(workflow=workflow).values_list("id", flat=True))
+    assert swept["enrollments"] == 3  # the rows record the work: the sweep re-sends each
+    assert {(name, args[0], args[1]) for name, args in sent} == {
+        (queue.RUN_STEP, pk, "done") for pk in ids
+    }
 
 
 @pytest.mark.django_db

@@ -78,7 +78,7 @@ def test_sweep_resends_old_claims_and_stalled_enrollments():
     sent = []
     with queue.use_dispatcher(lambda name, args: sent.append((name, args))):
         result = scheduler.sweep(now=NOW, stale_after=timedelta(minutes=1))
-    assert result == {"actions": 1, "enrollments": 1}
+    assert result == {"actions": 1, "enrollments": 1, "deliveries": 0}
     assert (queue.RUN_STEP, [stalled.pk, "bye", stalled.step_count]) in sent
 
 

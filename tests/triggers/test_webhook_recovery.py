@@ -1,0 +1,263 @@
+"""A webhook's enrollment is recorded work: a lost task is re-sent, a handled one never again.
+
+The delivery row keeps the task's trigger data and an outcome set in the enrollment's own
+transaction (or with the decision not to enroll); ``scheduler.sweep`` re-sends deliveries with
+no outcome once per lease. PostgreSQL throughout (the sweep's row locks are the point).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from engine.models import WebhookDelivery
+from engine.runtime import queue, scheduler
+from engine.triggers.webhooks import ENROLL, deliveries_purge, sign
+from tests.cast import make_contact, make_tenant
+from tests.triggers.helpers import enrolled, listening
+from tests.triggers.test_webhooks import post
+from workflows.models import Enrollment, ScheduledAction
+from workflows.services import workflow_pause
+
+GOLD_ONLY = [{"field": "trigger.body.plan", "operator": "equals", "value": "gold"}]
+
+
+def after_lease(seconds: float = 1.0):
+    return timezone.now() + timedelta(seconds=settings.STUDIO_WORK_LEASE_SECONDS + seconds)
+
+
+def enroll_messages(trigger_queue) -> list[list]:
+    trigger_queue.commit()
+    return [args for name, args in trigger_queue.sent if name == ENROLL]
+
+
+@pytest.fixture
+def ann_hook(require_postgres):
+    tenant = make_tenant()
+    workflow = listening(
+        tenant, "webhook", config={"match_by": "email"}, filters=GOLD_ONLY, allow_reenrollment=True
+    )
+    contact = make_contact(tenant, email="ann@example.com")
+    return workflow, contact
+
+
+def test_a_dropped_enqueue_is_resent_after_the_lease_and_enrolls_exactly_once(
+    client, trigger_queue, ann_hook
+):
+    workflow, contact = ann_hook
+    response = post(client, workflow, {"email": "ann@example.com", "plan": "gold"}, delivery="x1")
+    assert response.status_code == 202
+    assert len(enroll_messages(trigger_queue)) == 1
+    trigger_queue.sent.clear()  # the broker lost it
+
+    within = scheduler.sweep()
+    resent = scheduler.sweep(now=after_lease())
+    again = scheduler.sweep(now=after_lease(2))  # touched: not again inside the next lease
+    messages = enroll_messages(trigger_queue)
+    trigger_queue.drain()
+    later = scheduler.sweep(now=after_lease(3 * settings.STUDIO_WORK_LEASE_SECONDS))
+
+    assert (within["deliveries"], resent["deliveries"], again["deliveries"]) == (0, 1, 0)
+    delivery = WebhookDelivery.objects.get(delivery_id="x1")
+    assert messages == [[workflow.pk, contact.pk, delivery.trigger, delivery.pk]]
+    assert enrolled(workflow) == [contact.pk]
+    assert Enrollment.objects.get(workflow=workflow).context["trigger"]["body"]["plan"] == "gold"
+    assert (delivery.outcome, delivery.handled_at is not None) == ("enrolled", True)
+    assert later["deliveries"] == 0
+
+
+def test_a_delivery_whose_filters_fail_is_settled_and_never_resent(client, trigger_queue, ann_hook):
+    workflow, _contact = ann_hook
+
+    post(client, workflow, {"email": "ann@example.com", "plan": "silver"}, delivery="s1")
+    trigger_queue.drain()
+    sweeps = [scheduler.sweep(now=after_lease(n * 10))["deliveries"] for n in range(3)]
+
+    assert enrolled(workflow) == []
+    assert WebhookDelivery.objects.get(delivery_id="s1").outcome == "filtered"
+    assert sweeps == [0, 0, 0]
+    assert trigger_queue.sent == []
+
+
+def _delete_contact(workflow, contact):
+    contact.delete()
+
+
+def _pause(workflow, contact):
+    workflow_pause(workflow=workflow)
+
+
+@pytest.mark.parametrize(
+    ("change", "outcome"), [(_delete_contact, "gone"), (_pause, "not_enrolled")]
+)
+def test_a_delivery_that_cannot_enroll_any_more_is_settled(
+    client, trigger_queue, ann_hook, change, outcome
+):
+    workflow, contact = ann_hook
+    post(client, workflow, {"email": "ann@example.com", "plan": "gold"}, delivery="g1")
+    trigger_queue.commit()
+    change(workflow, contact)  # between the request and the task
+
+    trigger_queue.drain()
+
+    assert enrolled(workflow) == []
+    assert WebhookDelivery.objects.get(delivery_id="g1").outcome == outcome
+    assert scheduler.sweep(now=after_lease())["deliveries"] == 0
+
+
+def test_the_same_delivery_task_run_twice_enrolls_once(client, trigger_queue, require_postgres):
+    tenant = make_tenant()
+    # Re-entry allowed and the journey ends at once, so the first enrollment is over when the
+    # second task runs: only the delivery's outcome marker stops a twin.
+    workflow = listening(
+        tenant, "webhook", allow_reenrollment=True, steps=[{"id": "done", "type": "exit"}]
+    )
+    contact = make_contact(tenant, email="ann@example.com")
+    post(client, workflow, {"email": "ann@example.com", "plan": "gold"}, delivery="t1")
+    (args,) = enroll_messages(trigger_queue)
+    trigger_queue.sent.append((ENROLL, list(args)))  # delivered twice (late ack, a re-send)
+
+    results = trigger_queue.drain()
+
+    assert enrolled(workflow) == [contact.pk]
+    assert Enrollment.objects.get(workflow=workflow).status == "exited"
+    assert results[1] is None
+    assert WebhookDelivery.objects.get(delivery_id="t1").outcome == "enrolled"
+
+
+def test_a_webhook_journey_touches_the_delivery_row_twice_insert_and_claim(
+    client, trigger_queue, ann_hook
+):
+    workflow, _contact = ann_hook
+    with CaptureQueriesContext(connection) as captured:
+        post(client, workflow, {"email": "ann@example.com", "plan": "gold"}, delivery="q1")
+        trigger_queue.drain()
+
+    table = WebhookDelivery._meta.db_table
+    touching = [q["sql"].split()[0] for q in captured.captured_queries if table in q["sql"]]
+    assert touching == ["INSERT", "UPDATE"]  # one more statement than before: the claim
+
+
+def test_an_owed_delivery_outlives_the_purge_and_a_settled_one_does_not(ann_hook):
+    workflow, _contact = ann_hook
+    owed = WebhookDelivery.objects.create(workflow=workflow, delivery_id="o", trigger={})
+    done = WebhookDelivery.objects.create(workflow=workflow, delivery_id="d", outcome="enrolled")
+    WebhookDelivery.objects.update(received_at=timezone.now() - timedelta(days=2))
+
+    assert deliveries_purge() == 1
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [owed.pk]
+    assert done.pk != owed.pk
+
+
+def test_the_sweep_skips_a_delivery_a_running_task_holds(
+    require_postgres, transactional_db, ann_hook
+):
+    workflow, contact = ann_hook
+    delivery = WebhookDelivery.objects.create(
+        workflow=workflow,
+        delivery_id="h1",
+        contact_id=str(contact.pk),
+        trigger={"type": "webhook", "body": {"plan": "gold"}, "contact_id": contact.pk},
+        sent_at=timezone.now() - timedelta(minutes=1),
+    )
+    sent: list = []
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:  # a worker mid-claim: it holds the delivery's row lock
+            cursor.execute("BEGIN")
+            cursor.execute(
+                f"SELECT id FROM {WebhookDelivery._meta.db_table} WHERE id = %s FOR UPDATE",  # noqa: S608
+                [delivery.pk],
+            )
+            with queue.use_dispatcher(lambda name, args: sent.append((name, args))):
+                held = scheduler.sweep()
+            cursor.execute("ROLLBACK")
+    finally:
+        other.close()
+    with queue.use_dispatcher(lambda name, args: sent.append((name, args))):
+        free = scheduler.sweep()
+
+    assert (held["deliveries"], free["deliveries"]) == (0, 1)
+    assert [name for name, _ in sent] == [ENROLL]
+
+
+def test_a_broker_failing_after_commit_still_answers_202_and_the_sweep_recovers(
+    client, require_postgres, transactional_db, ann_hook
+):
+    workflow, contact = ann_hook
+
+    def broker_down(name, args):
+        raise ConnectionError("redis is restarting")
+
+    with queue.use_dispatcher(broker_down):
+        response = post(client, workflow, {"email": "ann@example.com", "plan": "gold"})
+    sent: list = []
+    with queue.use_dispatcher(lambda name, args: sent.append((name, args))):
+        scheduler.sweep(now=after_lease())
+
+    assert response.status_code == 202
+    assert [name for name, _ in sent] == [ENROLL]
+    from engine.triggers.tasks import enroll_contact
+
+    enroll_contact(*sent[0][1])
+    assert enrolled(workflow) == [contact.pk]
+
+
+@pytest.mark.e2e
+def test_a_lost_message_is_recovered_by_the_beat_sweep_and_the_real_worker(
+    require_postgres, require_redis, transactional_db, e2e_worker, client, settings
+):
+    settings.STUDIO_WORK_LEASE_SECONDS = 1  # the sweep runs here, in the test process
+    tenant = make_tenant()
+    workflow = listening(tenant, "webhook", allow_reenrollment=True)
+    contact = make_contact(tenant, email="lost@example.com")
+    body = json.dumps({"email": "lost@example.com"}).encode()
+    stamp = str(int(time.time()))
+
+    with queue.use_dispatcher(lambda name, args: None):  # accepted, then the message is lost
+        response = client.post(
+            f"/hooks/{workflow.webhook_token}/",
+            data=body,
+            content_type="application/json",
+            HTTP_X_STUDIO_TIMESTAMP=stamp,
+            HTTP_X_STUDIO_SIGNATURE=sign(
+                secret=workflow.webhook_secret, timestamp=stamp, body=body
+            ),
+            HTTP_X_STUDIO_DELIVERY="e2e-lost",
+        )
+    assert response.status_code == 202
+    time.sleep(0.5)
+    assert not Enrollment.objects.filter(workflow=workflow).exists()
+
+    stop = threading.Event()
+
+    def beat():  # what celery beat does: sweep every interval (here 0.5 s)
+        try:
+            while not stop.wait(0.5):
+                scheduler.sweep()
+        finally:
+            connections.close_all()
+
+    sweeper = threading.Thread(target=beat, daemon=True)
+    with e2e_worker.dispatching():
+        sweeper.start()
+        try:
+            e2e_worker.wait_for(
+                lambda: ScheduledAction.objects.filter(enrollment__workflow=workflow).exists(),
+                timeout=20,
+            )
+            time.sleep(2.5)  # more sweeps: a settled delivery is never re-sent
+        finally:
+            stop.set()
+            sweeper.join(timeout=10)
+
+    assert enrolled(workflow) == [contact.pk]
+    assert WebhookDelivery.objects.get(delivery_id="e2e-lost").outcome == "enrolled"
