@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import DatabaseError, connections
 
+from engine.effects.durability import IN_DATABASE_KINDS, reached_outside
 from engine.models import SideEffectAttempt
 from workflows.models import SideEffect
 
@@ -115,6 +116,8 @@ def perform_once(
     (every row is written after its attempt; migration engine 0004 journalled the older ones),
     so the first attempt skips the lookup — one statement fewer per side-effect step.
     """
+    if kind not in IN_DATABASE_KINDS:
+        reached_outside()  # the step's commit must wait for the disk (engine/effects/durability.py)
     first_attempt = _journal_attempt(key)
     existing = None if first_attempt else SideEffect.objects.filter(key=key).first()
     if existing is not None and existing.status == SideEffect.Status.DONE:

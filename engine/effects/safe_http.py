@@ -20,6 +20,7 @@ from urllib.parse import unquote, urljoin
 import httpx
 from django.conf import settings
 
+from engine.effects.durability import reached_outside
 from engine.effects.net.addresses import DEFAULT_PORTS, ResolvedAddress, check_url, split_url
 from engine.effects.net.errors import BlockedDestination, HttpError, HttpTimeout
 from engine.effects.net.redact import display_url, is_secret_name, redact_headers
@@ -184,6 +185,7 @@ def safe_request(
     `timeout` seconds pass for the whole exchange, HttpError for the rest (`.transient` says
     whether a retry may help). Non-2xx statuses are returned, not raised.
     """
+    reached_outside()  # a step making a request commits synchronously (durability.py)
     allowed = list(allowed_hosts) if allowed_hosts is not None else _allowed_hosts_setting()
     method = method.upper()
     send_headers = dict(headers or {})

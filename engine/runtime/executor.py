@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from engine.effects.contacts import load_snapshot
+from engine.effects.durability import relax_commit_if_local, tracking_outside_calls
 from engine.effects.live_services import LiveServices
 from engine.effects.zones import workflow_zone
 from engine.handlers.base import is_pure
@@ -129,7 +130,7 @@ def step_run(
 
 def _chain(enrollment_id: int, step: Next, budget: TaskBudget) -> str:
     while True:
-        with transaction.atomic():
+        with transaction.atomic(), tracking_outside_calls() as outside:
             enrollment = lock_enrollment(enrollment_id)
             if enrollment is None or enrollment.status not in state.LIVE:
                 return "gone"
@@ -141,6 +142,7 @@ def _chain(enrollment_id: int, step: Next, budget: TaskBudget) -> str:
                 hold_step(enrollment, step.step_id)
                 return "held"
             outcome = _drive(enrollment, step.step_id, budget=budget, contact=step.contact)
+            relax_commit_if_local(outside)
         if outcome.next is None:
             return outcome.status
         step = outcome.next
