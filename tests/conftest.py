@@ -49,14 +49,15 @@ def require_redis():
 @pytest.fixture(autouse=True)
 def _fresh_flow_cache():
     # Rolled-back test transactions reuse ids; the per-process caches must not.
+    from engine.effects.zones import forget_tenant_zones
     from engine.runtime.flow import forget_flows
     from engine.runtime.tenancy import forget_verified
 
-    forget_flows()
-    forget_verified()
+    for forget in (forget_flows, forget_verified, forget_tenant_zones):
+        forget()
     yield
-    forget_flows()
-    forget_verified()
+    for forget in (forget_flows, forget_verified, forget_tenant_zones):
+        forget()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -32,6 +32,11 @@ def tenant_zone_name(tenant_id: Any) -> str:
     return name
 
 
+def forget_tenant_zones() -> None:
+    """Drop the cached zones (tests: a rolled-back tenant's id may be used again)."""
+    _tenant_zones.clear()
+
+
 def workflow_zone(settings: Mapping[str, Any], tenant_id: Any) -> ZoneInfo:
     """The zone of a workflow with these ``settings`` in this tenant; an unknown name is UTC."""
     for name in (settings.get("timezone"), tenant_zone_name(tenant_id)):

@@ -95,8 +95,9 @@ def test_one_unreadable_file_among_many_imports_nothing(db, tmp_path):
     assert not Workflow.objects.exists()
 
 
-def test_seed_demo_with_progress_exits_0_without_a_traceback(transactional_db):
-    """manage.py as a user runs it (a real process, its stderr a pipe), on the test database."""
+def test_seed_demo_with_progress_exits_0_without_a_traceback(require_postgres, transactional_db):
+    """manage.py as a user runs it (a real process, its stderr a pipe), on the test database
+    (PostgreSQL: a second process cannot open SQLite's in-memory test database)."""
     env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict)}
     result = subprocess.run(
         [sys.executable, "manage.py", "seed_demo", "--progress"],
