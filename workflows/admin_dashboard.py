@@ -16,9 +16,77 @@ PRIMARY, GREEN, RED, AMBER = "#9333ea", "#16a34a", "#dc2626", "#d97706"
 
 # unfold's defaults draw lines without points (pointStyle false) and 4 px bars, so a series
 # with one day of data drew nothing (a lone point has no segment to draw). Each dataset
-# carries its own style, which Chart.js lets override the chart-wide defaults.
-LINE_STYLE = {"pointStyle": "circle", "pointRadius": 4, "pointHoverRadius": 6, "spanGaps": True}
-BAR_STYLE = {"maxBarThickness": 24, "minBarLength": 2}
+# carries its own style, which Chart.js lets override the chart-wide defaults. Lines never
+# span gaps: a day without a value (a success rate with no finished run) stays a gap instead
+# of a straight line drawn across days that had no data.
+LINE_STYLE = {"pointStyle": "circle", "pointRadius": 4, "pointHoverRadius": 6, "spanGaps": False}
+BAR_STYLE = {"maxBarThickness": 24}
+
+# Intl.NumberFormat options (Chart.js ``ticks.format``): Chart.js formats both the axis ticks
+# and the tooltip value with them, so the unit shows in both places without JS callbacks
+# (unfold's ``data-options`` is JSON, it cannot carry functions).
+PERCENT = {"style": "unit", "unit": "percent", "maximumFractionDigits": 1}
+USD = {
+    "style": "currency",
+    "currency": "USD",
+    "minimumFractionDigits": 2,
+    "maximumFractionDigits": 4,
+}
+COUNT = {"maximumFractionDigits": 0}
+
+
+def _options(
+    *, unit: str, number_format: dict, y_max: float | None = None, horizontal: bool = False
+) -> str:
+    """Chart.js options as JSON for unfold's ``options`` parameter, which replaces unfold's
+    defaults wholesale; so this repeats their look (dashed grid, grey ticks, no legend) and
+    adds what they lack: a value axis that shows its numbers, starts at 0 (``y_max`` pins its
+    top, e.g. 100 for a rate in %), is titled with ``unit``, and formats ticks and tooltips
+    with ``number_format``. ``horizontal`` lays bars along the x axis (long category names)."""
+    grey = "#9ca3af"
+    value_axis = {
+        "beginAtZero": True,
+        "min": 0,
+        "border": {"dash": [5, 5], "width": 0},
+        "grid": {"display": True, "tickWidth": 0},
+        "title": {"display": True, "text": unit, "color": grey},
+        "ticks": {"color": grey, "display": True, "format": number_format},
+    }
+    if number_format is COUNT:
+        value_axis["ticks"]["precision"] = 0  # no "1.5 runs" between whole counts
+    if y_max is not None:
+        value_axis["max"] = y_max
+    category_axis = {
+        "border": {"dash": [5, 5], "width": 0},
+        "grid": {"display": True, "tickWidth": 0},
+        "ticks": {"color": grey, "display": True},
+    }
+    options = {
+        "animation": False,
+        "responsive": True,
+        "maintainAspectRatio": False,
+        "barPercentage": 1,
+        "grouped": False,
+        "indexAxis": "y" if horizontal else "x",
+        "datasets": {
+            "bar": {"borderRadius": 12, "borderSkipped": "middle"},
+            "line": {"borderWidth": 2, "pointBorderWidth": 0},
+        },
+        "interaction": {"mode": "index", "intersect": False},
+        "plugins": {
+            "legend": {
+                "align": "end",
+                "display": True,
+                "position": "top",
+                "labels": {"boxHeight": 5, "boxWidth": 5, "color": grey, "usePointStyle": True},
+            },
+            "tooltip": {"enabled": True},
+        },
+        "scales": {"x": value_axis, "y": category_axis}
+        if horizontal
+        else {"x": category_axis, "y": value_axis},
+    }
+    return json.dumps(options)
 
 
 def _chart(
@@ -27,7 +95,7 @@ def _chart(
     """Chart.js data as JSON for unfold's chart components, or None when no dataset holds a
     value (None never counts; 0 only with ``zero_is_data``, e.g. a 0 % success rate): the page
     then says "no data yet" instead of an empty box. ``kind`` is "bar" or "line"; it picks the
-    per-dataset style that keeps a single point visible."""
+    per-dataset style that keeps a single point visible. None values stay null: a gap."""
     values = [value for dataset in datasets for value in dataset["data"] if value is not None]
     if not any(values) and not (zero_is_data and values):
         return None
@@ -79,7 +147,7 @@ def dashboard_callback(request, context: dict) -> dict:
             days,
             [
                 {
-                    "label": "Success rate (%)",
+                    "label": "Success rate",
                     "data": [
                         None if r["success_rate"] is None else round(r["success_rate"] * 100, 1)
                         for r in runs
@@ -111,11 +179,16 @@ def dashboard_callback(request, context: dict) -> dict:
                 }
             ],
         ),
+        "runs_options": _options(unit="runs per day", number_format=COUNT),
+        "success_options": _options(unit="% of finished runs", number_format=PERCENT, y_max=100),
+        "failures_options": _options(unit="failed step runs", number_format=COUNT, horizontal=True),
+        "tokens_options": _options(unit="tokens per day", number_format=COUNT),
+        "cost_options": _options(unit="USD per day", number_format=USD),
         "cost_chart": _chart(
             days,
             [
                 {
-                    "label": "AI cost (USD)",
+                    "label": "AI cost",
                     "data": [float(d["cost"]) for d in spend["by_day"]],
                     "borderColor": PRIMARY,
                     "backgroundColor": PRIMARY,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from decimal import Decimal
@@ -20,7 +21,19 @@ pytestmark = pytest.mark.django_db
 
 def chart_data(page: str) -> list[dict]:
     found = re.findall(r'data-value="([^"]+)"', page)
-    return [json.loads(value.replace("&quot;", '"')) for value in found]
+    return [json.loads(html.unescape(value)) for value in found]
+
+
+def chart_configs(page: str) -> dict[str, tuple[dict, dict]]:
+    """Each rendered chart's (data, options) as Chart.js receives them, by first dataset label."""
+    found = re.findall(
+        r'<canvas class="chart" data-options="([^"]+)"[^>]*data-value="([^"]+)"', page
+    )
+    configs = {}
+    for options, data in found:
+        data = json.loads(html.unescape(data))
+        configs[data["datasets"][0]["label"]] = (data, json.loads(html.unescape(options)))
+    return configs
 
 
 def test_the_dashboard_charts_runs_failures_and_ai_cost_of_my_tenant(client):
@@ -49,7 +62,7 @@ def test_the_dashboard_charts_runs_failures_and_ai_cost_of_my_tenant(client):
     assert charts["Runs started"]["datasets"][0]["data"][-1] == 1
     assert charts["Failed runs"]["labels"] == ["Alpha flow · Alpha_done"]
     assert charts["AI tokens"]["datasets"][0]["data"][-1] == 120
-    assert charts["AI cost (USD)"]["datasets"][0]["data"][-1] == 0.0125
+    assert charts["AI cost"]["datasets"][0]["data"][-1] == 0.0125
     assert "$0.01" in page
     assert "of a $5.00 cap" in page
     waiting = re.search(r'id="studio-waiting-total">(\d+)<', page)
@@ -123,12 +136,12 @@ def test_every_chart_draws_a_single_day_of_data(client):
     client.force_login(studio_staff(tenant))
     page = client.get("/admin/").content.decode()
     charts = {c["datasets"][0]["label"]: c for c in chart_data(page)}
-    assert set(charts) == {"Runs started", "Success rate (%)", "AI tokens", "AI cost (USD)"}
+    assert set(charts) == {"Runs started", "Success rate", "AI tokens", "AI cost"}
     assert visible_points(charts["Runs started"]) == [2]
-    assert visible_points(charts["Success rate (%)"]) == [50.0]
+    assert visible_points(charts["Success rate"]) == [50.0]
     assert visible_points(charts["AI tokens"]) == [60]
-    assert visible_points(charts["AI cost (USD)"]) == [0.002]
-    for label in ("Success rate (%)", "AI cost (USD)"):
+    assert visible_points(charts["AI cost"]) == [0.002]
+    for label in ("Success rate", "AI cost"):
         # A line chart draws a lone point only when points are drawn (unfold hides them).
         dataset = charts[label]["datasets"][0]
         assert dataset["pointStyle"] == "circle"
@@ -154,7 +167,7 @@ def test_a_zero_success_rate_is_still_drawn(client):
     charts = {
         c["datasets"][0]["label"]: c for c in chart_data(client.get("/admin/").content.decode())
     }
-    assert charts["Success rate (%)"]["datasets"][0]["data"][-1] == 0.0
+    assert charts["Success rate"]["datasets"][0]["data"][-1] == 0.0
 
 
 def test_charts_without_data_say_no_data_yet_instead_of_an_empty_box(client):
@@ -165,3 +178,40 @@ def test_charts_without_data_say_no_data_yet_instead_of_an_empty_box(client):
     assert 'class="chart"' not in page
     for name in ("runs", "success", "tokens", "cost"):
         assert f'id="studio-{name}-chart-empty">No data yet' in page
+
+
+def test_chart_axes_show_values_with_units_from_zero_and_days_without_data_are_gaps(client):
+    """The newcomer saw no y values, 100 % drawn at mid-height, 60 % at the very bottom and a
+    line drawn across 8 days without data: the value axis now shows its numbers and unit,
+    starts at 0 (a rate ends at 100 %), and a day without a finished run is a gap."""
+    tenant = make_tenant("axes")
+    one_day_of_runs(tenant)
+    client.force_login(studio_staff(tenant))
+    page = client.get("/admin/").content.decode()
+    configs = chart_configs(page)
+    assert set(configs) == {"Runs started", "Success rate", "AI tokens", "AI cost"}
+    for label, (_data, options) in configs.items():
+        y = options["scales"]["y"]
+        assert y["min"] == 0, label
+        assert y["beginAtZero"] is True, label
+        assert y["ticks"]["display"] is True, label
+        assert y["title"]["display"] is True, label
+        assert y["title"]["text"], label
+        assert options["plugins"]["tooltip"]["enabled"] is True
+    rate_data, rate = configs["Success rate"]
+    assert rate["scales"]["y"]["max"] == 100
+    # Chart.js formats ticks and the tooltip value with ticks.format: "50%", "$0.002".
+    assert rate["scales"]["y"]["ticks"]["format"] == {
+        "style": "unit", "unit": "percent", "maximumFractionDigits": 1
+    }  # fmt: skip
+    assert configs["AI cost"][1]["scales"]["y"]["ticks"]["format"]["currency"] == "USD"
+    assert configs["Runs started"][1]["scales"]["y"]["ticks"]["precision"] == 0
+    # 13 days without a finished run: undefined rates are null (gaps), never spanned.
+    rates = rate_data["datasets"][0]["data"]
+    assert rates[:-1] == [None] * 13
+    assert rates[-1] == 50.0
+    assert rate_data["datasets"][0]["spanGaps"] is False
+    # Runs per day: a day without runs is a true 0, drawn as 0 (no stub bar).
+    runs = configs["Runs started"][0]["datasets"][0]
+    assert runs["data"][:-1] == [0] * 13
+    assert "minBarLength" not in runs
