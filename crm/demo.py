@@ -82,8 +82,12 @@ class DemoLogin:
 
 def seed_tenant() -> Tenant:
     tenant, _ = Tenant.objects.get_or_create(
-        slug=DEMO_SLUG, defaults={"name": "Demo Studio", "timezone": "Europe/Berlin"}
+        slug=DEMO_SLUG,
+        defaults={"name": "Demo Studio", "timezone": "Europe/Berlin", "phone_region": "DE"},
     )
+    if not tenant.phone_region:  # a demo seeded before the region was set: local numbers read
+        tenant.phone_region = "DE"
+        tenant.save(update_fields=["phone_region"])
     return tenant
 
 

@@ -108,3 +108,12 @@ class PhoneField(models.CharField):
         normalised = tenant_e164(value, tenant_id=model_instance.tenant_id, where=self.name)
         setattr(model_instance, self.attname, normalised)
         return normalised
+
+
+def sample_mobile(region: str | None) -> str:
+    """A valid mobile number of ``region`` (ISO 3166 alpha-2; US when empty) in E.164, from
+    libphonenumber's own example numbers: for sample contacts, never a real subscriber's."""
+    example = phonenumbers.example_number_for_type(
+        (region or "US").upper(), phonenumbers.PhoneNumberType.MOBILE
+    ) or phonenumbers.example_number_for_type("US", phonenumbers.PhoneNumberType.MOBILE)
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)

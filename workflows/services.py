@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from crm.models import EmailTemplate, Tenant, VoicemailDrop
+from crm.phones import sample_mobile
 from engine.definition import (
     DefinitionError,
     Problem,
@@ -787,18 +788,25 @@ RUN_NOW_DATA = {"sample": True, "note": "run now from the studio"}
 
 
 def sample_contact(*, tenant: Tenant):
-    """The tenant's sample contact ("Sample Contact", ``sample@<slug>.example.com``, source
-    ``studio_sample``), made on first use. Created without save signals, so making it does
-    not itself enroll it into ``contact_created`` workflows."""
+    """The tenant's sample contact ("Sample Contact", ``sample@<slug>.example.com``, a mobile
+    number of the tenant's phone region from libphonenumber's examples, source
+    ``studio_sample``), made on first use, so "Run now" can email, text and call it. Created
+    without save signals, so making it does not itself enroll it into ``contact_created``
+    workflows."""
     model = contact_model()
+    phone = sample_mobile(tenant.phone_region)
     found = model.objects.filter(tenant=tenant, source=SAMPLE_SOURCE).order_by("pk").first()
     if found is not None:
+        if not found.phone:  # made before sample contacts had a number
+            model.objects.filter(pk=found.pk).update(phone=phone)
+            found.phone = phone
         return found
     contact = model(
         tenant=tenant,
         first_name="Sample",
         last_name="Contact",
         email=f"sample@{tenant.slug}.example.com",
+        phone=phone,
         source=SAMPLE_SOURCE,
     )
     model.objects.bulk_create([contact])

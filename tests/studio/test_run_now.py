@@ -100,3 +100,21 @@ def test_another_tenants_workflow_or_contact_cannot_be_run(client, shop):
     assert response.status_code == 200  # the form again, with the choice refused
     assert "Select a valid choice" in response.content.decode()
     assert not Enrollment.objects.filter(contact=other["contact"], workflow=shop["workflow"])
+
+
+@pytest.mark.parametrize(("region", "prefix"), [("DE", "+49"), ("", "+1"), ("GB", "+44")])
+def test_the_sample_contact_can_be_emailed_texted_and_called(db, region, prefix):
+    import phonenumbers
+
+    from tests.cast import make_tenant
+    from workflows.services import sample_contact
+
+    tenant = make_tenant(phone_region=region)
+    contact = sample_contact(tenant=tenant)
+    assert contact.email.endswith(".example.com")
+    assert contact.phone.startswith(prefix)
+    assert phonenumbers.is_valid_number(phonenumbers.parse(contact.phone))
+    # An older sample contact without a number gets one; still one sample contact.
+    type(contact).objects.filter(pk=contact.pk).update(phone="")
+    assert sample_contact(tenant=tenant).phone == contact.phone
+    assert type(contact).objects.filter(tenant=tenant, source=contact.source).count() == 1
