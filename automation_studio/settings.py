@@ -137,10 +137,14 @@ STORAGES = {
     },
 }
 
-if not DEBUG:
-    # Serves the collected static files in production (no CDN, no separate web server);
-    # in DEBUG, runserver and the test live server serve them from the apps.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+# whitenoise serves the static files from the web process (no CDN, no separate web server):
+# in production the ones `collectstatic` gathered; in DEBUG straight from the apps' folders,
+# so gunicorn in a development checkout shows a styled admin too (runserver serves them first).
+MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+if DEBUG:  # whitenoise warns at every start when STATIC_ROOT is missing; nothing is put there
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- Admin studio (django-unfold) ---------------------------------------------
 UNFOLD = {

@@ -178,3 +178,18 @@ def test_the_embedded_broker_uses_the_safe_transport_without_remote_control(tmp_
         "settings.CELERY_BROKER_TRANSPORT, settings.CELERY_WORKER_ENABLE_REMOTE_CONTROL",
     )
     assert result.stdout.strip() == "automation_studio.broker:Transport False"
+
+
+def test_a_development_checkout_serves_static_files_under_any_wsgi_server(tmp_path):
+    # The README's gunicorn command in a fresh clone (DEBUG from var/local.env, nothing
+    # collected): whitenoise serves the apps' files, so the admin is styled.
+    write_local_settings(tmp_path)
+    result = settings_in_subprocess(
+        {},
+        tmp_path,
+        "'whitenoise.middleware.WhiteNoiseMiddleware' in settings.MIDDLEWARE, "
+        "settings.WHITENOISE_USE_FINDERS",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True True"
+    assert (tmp_path / "static").is_dir()  # no "No directory at" warning at each start
