@@ -196,20 +196,23 @@ class Hook:
     secret: str
 
 
-def publish_all(tenant) -> dict[str, Hook]:
+def publish(tenant, name: str, steps: list[dict]) -> Hook:
+    """Publish one active workflow triggered by a webhook matching contacts by email
+    (re-enrollment allowed, so contacts can come back); its webhook's token and secret."""
     from tests.cast import make_published
 
-    hooks = {}
-    for name, steps in flows().items():
-        definition = {
-            "name": f"Bench {name}",
-            "trigger": {"type": "webhook", "config": {"match_by": "email"}},
-            "settings": {"allow_reenrollment": True},
-            "steps": steps,
-        }
-        workflow = make_published(tenant, definition)
-        hooks[name] = Hook(workflow.pk, workflow.webhook_token, workflow.webhook_secret)
-    return hooks
+    definition = {
+        "name": f"Bench {name}",
+        "trigger": {"type": "webhook", "config": {"match_by": "email"}},
+        "settings": {"allow_reenrollment": True},
+        "steps": steps,
+    }
+    workflow = make_published(tenant, definition)
+    return Hook(workflow.pk, workflow.webhook_token, workflow.webhook_secret)
+
+
+def publish_all(tenant) -> dict[str, Hook]:
+    return {name: publish(tenant, name, steps) for name, steps in flows().items()}
 
 
 # --- the client ---------------------------------------------------------------------------
