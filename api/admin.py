@@ -8,6 +8,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from unfold.admin import ModelAdmin
 
+from crm.admin_style import count_of
+
 from .models import ApiToken
 from .services import api_token_assign_key, api_token_revoke
 
@@ -17,7 +19,8 @@ class ApiTokenAdmin(ModelAdmin):
     list_display = ("name", "user", "prefix", "created_at", "expires_at", "last_used_at", "state")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix", "user__username")
-    readonly_fields = ("prefix", "created_at", "last_used_at")
+    # Revoking is the "Revoke" action (it also stamps the time); never a hand-edited date.
+    readonly_fields = ("revoked_at", "prefix", "created_at", "last_used_at")
     fields = ("user", "name", "expires_at", "revoked_at", "prefix", "created_at", "last_used_at")
     actions = ["revoke"]
 
@@ -57,4 +60,6 @@ class ApiTokenAdmin(ModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             api_token_revoke(token=token)
-        self.message_user(request, f"{queryset.count()} token(s) revoked.", messages.SUCCESS)
+        self.message_user(
+            request, f"{count_of(queryset.count(), 'token')} revoked.", messages.SUCCESS
+        )

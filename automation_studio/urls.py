@@ -3,10 +3,12 @@ from django.urls import include, path
 
 from api.errors import server_error_view
 
-from .views import landing
+from .views import favicon, landing
 
 urlpatterns = [
     path("", landing, name="landing"),
+    # Pages without an icon link (the API's) still get one; browsers ask for this path.
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("", include("workflows.urls")),

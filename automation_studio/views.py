@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 
 
@@ -15,3 +16,9 @@ def landing(request: HttpRequest) -> HttpResponse:
         api_docs = None
     context = {"admin_url": reverse("admin:index"), "api_docs": api_docs}
     return render(request, "landing.html", context)
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``: browsers ask for it on pages without an icon link (the API's); a
+    permanent redirect to the studio's icon in the static files instead of a 404."""
+    return HttpResponsePermanentRedirect(static("studio/favicon.svg"))

@@ -13,8 +13,10 @@ from engine.triggers.api import EnrollmentRefused, ManualEnrollError
 from workflows.models import Workflow
 from workflows.services import workflow_enroll
 
+from .admin_style import UnfoldStyled
 
-class EnrollForm(forms.Form):
+
+class EnrollForm(UnfoldStyled, forms.Form):
     workflow = forms.ModelChoiceField(queryset=Workflow.objects.none(), label="Workflow")
 
     def __init__(self, *args, tenant_id: int, **kwargs):

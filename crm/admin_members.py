@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 
+from .admin_style import UnfoldStyled
 from .models import TenantMembership
 from .services import membership_add, membership_change, membership_remove
 
@@ -24,7 +25,7 @@ class _Rehearsal(Exception):
     """Raised to roll back the trial run of ``clean()``."""
 
 
-class MembershipForm(forms.ModelForm):
+class MembershipForm(UnfoldStyled, forms.ModelForm):
     class Meta:
         model = TenantMembership
         fields = ["user", "role"]

@@ -78,6 +78,15 @@ class TenantScopedAdmin(ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return super().has_add_permission(request) and has_role(request, None, EDIT_ROLES)
 
+    def get_changeform_initial_data(self, request):
+        """A user who edits in one tenant only finds it already chosen on an add form."""
+        initial = super().get_changeform_initial_data(request)
+        if self.tenant_lookup == "tenant" and "tenant" not in initial:
+            editable = [t for t, role in tenant_roles(request).items() if role in EDIT_ROLES]
+            if len(editable) == 1:
+                initial["tenant"] = editable[0]
+        return initial
+
     def has_change_permission(self, request, obj=None) -> bool:
         return super().has_change_permission(request, obj) and self._may_edit(request, obj)
 

@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from crm.admin_scoping import TenantScopedAdmin
+from crm.admin_style import UnfoldStyled, count_of
 from prompts.selectors import month_cost, prompt_diff, prompt_versions
 from prompts.services import (
     EDITABLE_FIELDS,
@@ -30,7 +31,7 @@ from prompts.services import (
 from .models import Prompt
 
 
-class PromptForm(forms.ModelForm):
+class PromptForm(UnfoldStyled, forms.ModelForm):
     class Meta:
         model = Prompt
         fields = [
@@ -54,7 +55,7 @@ class PromptForm(forms.ModelForm):
             self.add_error(None, str(exc))
 
 
-class TryPromptForm(forms.Form):
+class TryPromptForm(UnfoldStyled, forms.Form):
     variables = forms.JSONField(
         initial=dict,
         required=False,
@@ -172,19 +173,19 @@ class PromptAdmin(TenantScopedAdmin):
     def new_version(self, request, queryset):
         created = [prompt_new_version(prompt=prompt) for prompt in queryset]
         names = ", ".join(str(prompt) for prompt in created)
-        self.message_user(request, f"Created {len(created)} draft version(s): {names}.")
+        self.message_user(request, f"Created {count_of(len(created), 'draft version')}: {names}.")
 
     @admin.action(description="Activate")
     def activate(self, request, queryset):
         for prompt in queryset:
             prompt_activate(prompt=prompt)
-        self.message_user(request, f"Activated {queryset.count()} prompt version(s).")
+        self.message_user(request, f"Activated {count_of(queryset.count(), 'prompt version')}.")
 
     @admin.action(description="Archive")
     def archive(self, request, queryset):
         for prompt in queryset:
             prompt_archive(prompt=prompt)
-        self.message_user(request, f"Archived {queryset.count()} prompt version(s).")
+        self.message_user(request, f"Archived {count_of(queryset.count(), 'prompt version')}.")
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.try_view)

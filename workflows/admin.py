@@ -19,6 +19,7 @@ from crm.admin_scoping import (
     TenantScopedAdmin,
     has_role,
 )
+from crm.admin_style import count_of, human_duration
 
 from .admin_enrollment import detail_context, exit_view, retry_view, skip_wait_view
 from .admin_fields import RULE_ROWS
@@ -87,6 +88,10 @@ class WorkflowStepInline(ScopedInlineMixin, StackedInline):
 class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
     form = WorkflowForm
     change_form_template = "admin/workflows/workflow/change_form.html"
+
+    class Media:
+        js = ["studio/confirm.js"]  # the list's Disable toggle asks first
+
     list_display = [
         "name",
         "status_badge",
@@ -135,7 +140,7 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
         "run_now_selected",
     ]
     actions_row = ["run_now_row", "test_row", "export_row"]
-    actions_detail = ["publish_one", "pause_one", "resume_one", "archive_one"]
+    actions_detail = ["publish_one", "pause_one", "resume_one", "archive_one", "restore_one"]
 
     def get_queryset(self, request):
         return workflows_with_stats(queryset=super().get_queryset(request))
@@ -235,7 +240,9 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
             if has_role(request, w.tenant_id, EDIT_ROLES)
         ]
         names = ", ".join(f"'{c}'" for c in copies)
-        self.message_user(request, f"Created {len(copies)} draft(s): {names}.", messages.SUCCESS)
+        self.message_user(
+            request, f"Created {count_of(len(copies), 'draft')}: {names}.", messages.SUCCESS
+        )
 
     @admin.action(description="Run now (manual trigger with sample data)…")
     def run_now_selected(self, request, queryset):
@@ -253,7 +260,26 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
     def export_row(self, request, object_id: str):
         return HttpResponseRedirect(reverse("admin:workflows_workflow_export", args=[object_id]))
 
-    # Buttons on the workflow page.
+    # Buttons on the workflow page: only those that apply to its status (a draft is not
+    # paused or resumed). Publishing stays offered on a live workflow: it publishes the draft's
+    # changes as the next version.
+    DETAIL_ACTIONS = {
+        Workflow.Status.DRAFT: ("publish_one",),
+        Workflow.Status.ACTIVE: ("publish_one", "pause_one", "archive_one"),
+        Workflow.Status.PAUSED: ("publish_one", "resume_one", "archive_one"),
+        Workflow.Status.ARCHIVED: ("restore_one",),
+    }
+
+    def get_actions_detail(self, request, object_id):
+        actions = super().get_actions_detail(request, object_id)
+        workflow = self.get_object(request, object_id) if object_id else None
+        if workflow is None:
+            return actions
+        wanted = {
+            f"workflows_workflow_{name}" for name in self.DETAIL_ACTIONS.get(workflow.status, ())
+        }
+        return [a for a in actions if a.action_name in wanted]
+
     def _one(self, request, object_id: str, name: str):
         """GET asks for confirmation (a link must never change state); POST does it."""
         workflow = self.get_object(request, object_id)
@@ -288,6 +314,10 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
     def archive_one(self, request, object_id: str):
         return self._one(request, object_id, "archive")
 
+    @action(description="Restore", url_path="restore")
+    def restore_one(self, request, object_id: str):
+        return self._one(request, object_id, "restore")
+
 
 @admin.register(WorkflowVersion)
 class WorkflowVersionAdmin(ReadOnlyScopedAdmin):
@@ -311,7 +341,7 @@ class EnrollmentAdmin(ReadOnlyScopedAdmin):
         "status",
         "current_step",
         "enrolled_at",
-        "completed_at",
+        "ended_at",
         "exit_reason",
     ]
 
@@ -356,6 +386,18 @@ class EnrollmentAdmin(ReadOnlyScopedAdmin):
         ]
         return own + super().get_urls()
 
+    # completed_at is when the enrollment ended, however it ended (failed and exited too).
+    @admin.display(description="Ended at", ordering="completed_at")
+    def ended_at(self, obj: Enrollment):
+        return obj.completed_at
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return ["ended_at" if name == "completed_at" else name for name in fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "ended_at"]
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         enrollment = self.get_object(request, object_id) if object_id else None
         if enrollment is not None:
@@ -373,7 +415,7 @@ class StepLogAdmin(ReadOnlyScopedAdmin):
         "workflow",
         "enrollment_link",
         "attempt",
-        "duration_ms",
+        "duration",
         "token_usage",
         "cost",
     ]
@@ -393,6 +435,10 @@ class StepLogAdmin(ReadOnlyScopedAdmin):
         "enrollment__contact__first_name",
         "enrollment__contact__last_name",
     ]
+
+    @admin.display(description="Duration", ordering="duration_ms")
+    def duration(self, obj: StepLog) -> str:
+        return human_duration(obj.duration_ms) or "—"
 
     @admin.display(description="Enrollment")
     def enrollment_link(self, obj: StepLog):

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from crm.admin_scoping import EDIT_ROLES, has_role
+from crm.admin_style import UnfoldStyled
 from engine.runtime.enrollment import enrollment_exit
 from engine.runtime.retry import RetryRefused
 
@@ -20,7 +21,7 @@ from .models import Enrollment, StepLog
 from .services import WorkflowStateError, enrollment_retry, enrollment_skip_wait
 
 
-class ExitForm(forms.Form):
+class ExitForm(UnfoldStyled, forms.Form):
     reason = forms.CharField(
         max_length=200, initial="manual", help_text="Recorded as the enrollment's exit reason"
     )

@@ -10,6 +10,7 @@ from functools import cache
 
 from django import forms
 
+from crm.admin_style import UnfoldStyled
 from engine.definition import step_catalog, trigger_catalog
 
 from .admin_fields import (
@@ -57,7 +58,7 @@ def trigger_config_fields() -> tuple[dict[str, forms.Field], dict[str, list[str]
     return config_fields(list(trigger_kinds().values()), TRIGGER_PREFIX)
 
 
-class _WorkflowForm(forms.ModelForm):
+class _WorkflowForm(UnfoldStyled, forms.ModelForm):
     trigger_type = forms.ChoiceField(
         choices=trigger_choices, label="Trigger", help_text="What enrolls a contact"
     )
@@ -92,7 +93,7 @@ class _WorkflowForm(forms.ModelForm):
         return data
 
 
-class _WorkflowStepForm(forms.ModelForm):
+class _WorkflowStepForm(UnfoldStyled, forms.ModelForm):
     type = forms.ChoiceField(choices=step_choices, label="Kind")
 
     class Meta:

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from crm.admin_scoping import PUBLISH_ROLES, has_role
+from crm.admin_style import UnfoldStyled
 from engine.effects.contacts import contact_model
 from engine.runtime.enrollment import EnrollmentRefused
 
@@ -22,7 +23,7 @@ from .models import Workflow
 from .services import RUN_NOW_DATA, workflow_run_now
 
 
-class RunNowForm(forms.Form):
+class RunNowForm(UnfoldStyled, forms.Form):
     contact = forms.ModelChoiceField(
         queryset=None,
         required=False,

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from crm.admin_scoping import PUBLISH_ROLES, has_role
+from crm.admin_style import count_of
 
 from .models import Workflow
 from .services import (
@@ -24,6 +25,7 @@ from .services import (
     workflow_archive,
     workflow_pause,
     workflow_publish,
+    workflow_restore,
     workflow_resume,
 )
 
@@ -38,6 +40,7 @@ STATUS_CHANGES: dict[str, tuple[Callable[[Workflow, object], None], str, frozens
     "pause": (lambda w, _r: workflow_pause(workflow=w), "paused", PUBLISH_ROLES),
     "resume": (lambda w, _r: workflow_resume(workflow=w), "resumed", PUBLISH_ROLES),
     "archive": (lambda w, _r: workflow_archive(workflow=w), "archived", PUBLISH_ROLES),
+    "restore": (lambda w, _r: workflow_restore(workflow=w), "restored", PUBLISH_ROLES),
 }
 
 
@@ -72,7 +75,9 @@ def change_status(modeladmin, request, workflows: Iterable[Workflow], name: str)
         else:
             done += 1
     if done:
-        modeladmin.message_user(request, f"{done} workflow(s) {done_word}.", messages.SUCCESS)
+        modeladmin.message_user(
+            request, f"{count_of(done, 'workflow')} {done_word}.", messages.SUCCESS
+        )
     return done
 
 
@@ -85,6 +90,8 @@ STATUS_QUESTIONS = {
     "contacts carry on where they were.",
     "archive": "Archive '{workflow}'? It stops enrolling, leaves the active lists, and every "
     "contact still inside exits (workflow_archived): nothing more is sent.",
+    "restore": "Restore '{workflow}'? It comes back paused (a draft if it was never published); "
+    "contacts that exited when it was archived stay exited.",
 }
 
 
@@ -107,6 +114,8 @@ TOGGLE = {
     Workflow.Status.ACTIVE: ("pause", "Disable", "Pause: stop enrolling, hold contacts inside"),
     Workflow.Status.PAUSED: ("resume", "Enable", "Resume: enroll again, held contacts go on"),
 }
+# Asked in the browser before the toggle acts (static/studio/confirm.js, data-confirm).
+TOGGLE_QUESTION = {"pause": STATUS_QUESTIONS["pause"], "resume": STATUS_QUESTIONS["resume"]}
 
 
 def status_cell(workflow: Workflow) -> str:
@@ -124,12 +133,13 @@ def status_cell(workflow: Workflow) -> str:
         url = reverse("admin:workflows_workflow_toggle", args=[workflow.pk])
         return format_html(
             '{} <button type="submit" name="toggle" value="{}" formaction="{}" '
-            'formmethod="post" title="{} (admins and owners)" '
+            'formmethod="post" title="{} (admins and owners)" data-confirm="{}" '
             'class="studio-toggle ml-2 underline text-primary-600">{}</button>',
             badge,
             name,
             url,
             title,
+            TOGGLE_QUESTION[name].format(workflow=workflow),
             label,
         )
     if workflow.status == Workflow.Status.DRAFT:

@@ -10,6 +10,7 @@ import yaml
 from django import forms
 from django.http import Http404
 
+from crm.admin_style import UnfoldStyled
 from engine.definition import DefinitionError, load_definition
 from engine.dryrun import DryRunError
 
@@ -39,7 +40,7 @@ def _yaml_value(text: str, *, want: type, what: str) -> Any:
     return value
 
 
-class DryRunForm(forms.Form):
+class DryRunForm(UnfoldStyled, forms.Form):
     contact = forms.ModelChoiceField(
         queryset=None,
         required=False,

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from crm.admin_scoping import EDIT_ROLES, has_role
+from crm.admin_style import UnfoldStyled, count_of
 from crm.models import Tenant
 from engine.definition import DefinitionError, parse_definition
 
@@ -33,14 +34,14 @@ from .services import (
 MAX_UPLOAD_BYTES = 1_000_000
 
 
-class YamlForm(forms.Form):
+class YamlForm(UnfoldStyled, forms.Form):
     text = forms.CharField(
         label="Definition (YAML or JSON)",
         widget=forms.Textarea(attrs={"class": "studio-yaml", "spellcheck": "false"}),
     )
 
 
-class ImportForm(forms.Form):
+class ImportForm(UnfoldStyled, forms.Form):
     tenant = forms.ModelChoiceField(queryset=Tenant.objects.none())
     file = forms.FileField(required=False, help_text="A .yaml, .yml or .json file")
     text = forms.CharField(
@@ -152,8 +153,8 @@ class WorkflowPagesMixin:
                         result = definition_validate(tenant=workflow.tenant, definition=definition)
                         self.message_user(
                             request,
-                            f"Draft saved from YAML: {len(result.errors)} error(s), "
-                            f"{len(result.warnings)} warning(s).",
+                            f"Draft saved from YAML: {count_of(len(result.errors), 'error')}, "
+                            f"{count_of(len(result.warnings), 'warning')}.",
                             messages.SUCCESS if result.ok else messages.WARNING,
                         )
                         return HttpResponseRedirect(
@@ -287,8 +288,8 @@ class WorkflowPagesMixin:
                 verb = "Imported" if imported.created else "Updated the draft of"
                 self.message_user(
                     request,
-                    f"{verb} '{imported.workflow}': {len(result.errors)} error(s), "
-                    f"{len(result.warnings)} warning(s) — see them above the form.",
+                    f"{verb} '{imported.workflow}': {count_of(len(result.errors), 'error')}, "
+                    f"{count_of(len(result.warnings), 'warning')} — see them above the form.",
                     messages.SUCCESS if result.ok else messages.WARNING,
                 )
                 return HttpResponseRedirect(

@@ -57,8 +57,24 @@
     }
   }
 
+  // A step added with "Add another" comes with order 0 (the model default): give it the
+  // next order after the steps already on the page, so it lands at the end.
+  function nextOrder(event) {
+    var row = event.target;
+    var input = row && row.querySelector ? row.querySelector('input[name$="-order"]') : null;
+    if (!input || (input.value && input.value !== "0")) { return; }
+    var highest = 0;
+    document.querySelectorAll('input[name$="-order"]').forEach(function (other) {
+      if (other === input || other.name.indexOf("__prefix__") !== -1) { return; }
+      var value = parseInt(other.value, 10);
+      if (!isNaN(value) && value > highest) { highest = value; }
+    });
+    input.value = String(highest + 1);
+  }
+
   document.addEventListener("DOMContentLoaded", wire);
   // Rows added with "Add another" are wired as they appear.
+  document.addEventListener("formset:added", nextOrder);
   document.addEventListener("formset:added", wire);
   new MutationObserver(function () { wire(); }).observe(document.documentElement, { childList: true, subtree: true });
 })();

@@ -45,10 +45,19 @@ def test_publish_tag_a_contact_and_watch_the_worker_enroll_it(studio, demo, e2e_
     # The status column's toggle: Disable pauses, Enable resumes (a real form POST with CSRF).
     studio.goto("/admin/workflows/workflow/", "list-active")
     row = page.locator("#result_list tr", has_text=workflow.name)
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    row.get_by_role("button", name="Disable").click()  # asked first; "Cancel" changes nothing
+    assert questions
+    assert questions[0].startswith(f"Pause '{workflow.name}'?")
+    workflow.refresh_from_db()
+    assert workflow.status == "active"
+    page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Disable").click()
     studio.shot("list-disabled")
     workflow.refresh_from_db()
     assert workflow.status == "paused"
+    page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#result_list tr", has_text=workflow.name).get_by_role(
         "button", name="Enable"
     ).click()

@@ -39,7 +39,7 @@ def test_try_a_prompt_and_save_a_new_version(studio, demo):
         json.dumps({"contact": {"first_name": "Ann", "last_name": "Lee", "source": "web"},
                     "trigger": {"content": "I want a trial"}}),
     )  # fmt: skip
-    page.click("input[value='Run the prompt']")
+    page.get_by_role("button", name="Run the prompt").click()
     studio.shot("try-result")
     assert page.locator("#try-result").count() == 1
     studio.goto(f"/admin/prompts/prompt/{prompt.pk}/change/", "prompt-again")
