@@ -321,7 +321,11 @@ def checksum_of(definition: dict[str, Any]) -> str:
 
 @transaction.atomic
 def workflow_publish(*, workflow: Workflow, user=None, note: str = "") -> WorkflowVersion:
-    """Validate the draft and freeze it as the next version; running enrollments keep theirs."""
+    """Validate the draft and freeze it as the next version; running enrollments keep theirs.
+
+    An active workflow whose draft equals its live version (same checksum) keeps that version:
+    it is returned and nothing is written. Raises WorkflowStateError (archived) and
+    PublishRefused (validation errors, each with its path and line)."""
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     if workflow.status == Workflow.Status.ARCHIVED:
         raise WorkflowStateError(f"workflow '{workflow.name}' is archived; restore it first")
@@ -336,6 +340,15 @@ def workflow_publish(*, workflow: Workflow, user=None, note: str = "") -> Workfl
             workflow, definition_validate(tenant=workflow.tenant, definition=lined)
         )
     compiled = definition_to_dict(definition)
+    current = workflow.published_version
+    if (
+        current is not None
+        and workflow.status == Workflow.Status.ACTIVE
+        and current.checksum == checksum_of(compiled)
+    ):
+        # Nothing changed since the live version (a re-import, a second click): no new,
+        # identical version to confuse the versions list and the diff.
+        return current
     number = (workflow.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = WorkflowVersion.objects.create(
         workflow=workflow,

@@ -16,6 +16,7 @@ from workflows.services import (
     draft_definition,
     workflow_archive,
     workflow_import,
+    workflow_import_and_publish,
     workflow_pause,
     workflow_publish,
     workflow_restore,
@@ -160,3 +161,14 @@ def test_stats_count_enrollments_by_status(tenant):
     assert stats["enrolled"] == 3
     assert stats["active"] == 3
     assert stats["success_rate"] is None
+
+
+def test_publishing_or_reimporting_an_unchanged_draft_keeps_the_live_version(tenant):
+    workflow = workflow_import(tenant=tenant, text=SIMPLE).workflow
+    v1 = workflow_publish(workflow=workflow)
+    assert workflow_publish(workflow=workflow).pk == v1.pk
+    again = workflow_import_and_publish(tenant=tenant, text=SIMPLE)
+    assert again.version.pk == v1.pk
+    assert workflow.versions.count() == 1
+    workflow_import(tenant=tenant, text=SIMPLE.replace("1d", "3d"))
+    assert workflow_publish(workflow=workflow).number == 2
