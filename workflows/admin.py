@@ -88,6 +88,9 @@ class WorkflowStepInline(ScopedInlineMixin, StackedInline):
 class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
     form = WorkflowForm
     change_form_template = "admin/workflows/workflow/change_form.html"
+    # Labels above the fields: a step row holds three fields side by side (order, id, kind;
+    # delay, next, on error), and unfold's label column (14 rem each) cut the third one off.
+    compressed_fields = False
 
     class Media:
         js = ["studio/confirm.js"]  # the list's Disable toggle asks first

@@ -50,7 +50,7 @@ def _options(
         "border": {"dash": [5, 5], "width": 0},
         "grid": {"display": True, "tickWidth": 0},
         "title": {"display": True, "text": unit, "color": grey},
-        "ticks": {"color": grey, "display": True, "format": number_format},
+        "ticks": {"color": grey, "display": True, "format": number_format, "maxTicksLimit": 6},
     }
     if number_format is COUNT:
         value_axis["ticks"]["precision"] = 0  # no "1.5 runs" between whole counts
