@@ -167,7 +167,7 @@ def test_publishing_or_reimporting_an_unchanged_draft_keeps_the_live_version(ten
     workflow = workflow_import(tenant=tenant, text=SIMPLE).workflow
     v1 = workflow_publish(workflow=workflow)
     assert workflow_publish(workflow=workflow).pk == v1.pk
-    again = workflow_import_and_publish(tenant=tenant, text=SIMPLE)
+    again = workflow_import_and_publish(tenant=tenant, text=SIMPLE, publish=True)
     assert again.version.pk == v1.pk
     assert workflow.versions.count() == 1
     workflow_import(tenant=tenant, text=SIMPLE.replace("1d", "3d"))
