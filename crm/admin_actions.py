@@ -13,10 +13,10 @@ from engine.triggers.api import EnrollmentRefused, ManualEnrollError
 from workflows.models import Workflow
 from workflows.services import workflow_enroll
 
-from .admin_style import UnfoldStyled
+from .text import LineEndingsForm
 
 
-class EnrollForm(UnfoldStyled, forms.Form):
+class EnrollForm(LineEndingsForm, UnfoldStyled, forms.Form):
     workflow = forms.ModelChoiceField(queryset=Workflow.objects.none(), label="Workflow")
 
     def __init__(self, *args, tenant_id: int, **kwargs):

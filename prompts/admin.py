@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from crm.admin_scoping import TenantScopedAdmin
 from crm.admin_style import UnfoldStyled, count_of
+from crm.text import LineEndingsForm
 from prompts.selectors import month_cost, prompt_diff, prompt_versions
 from prompts.services import (
     EDITABLE_FIELDS,
@@ -31,7 +32,7 @@ from prompts.services import (
 from .models import Prompt
 
 
-class PromptForm(UnfoldStyled, forms.ModelForm):
+class PromptForm(LineEndingsForm, UnfoldStyled, forms.ModelForm):
     class Meta:
         model = Prompt
         fields = [
@@ -55,7 +56,7 @@ class PromptForm(UnfoldStyled, forms.ModelForm):
             self.add_error(None, str(exc))
 
 
-class TryPromptForm(UnfoldStyled, forms.Form):
+class TryPromptForm(LineEndingsForm, UnfoldStyled, forms.Form):
     variables = forms.JSONField(
         initial=dict,
         required=False,

@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from crm.models import Tenant
+from crm.text import lf
 from engine.definition.problems import Severity
 from engine.definition.validation import PromptUse, untrusted_warning
 from engine.language.templating import TemplateError, referenced_paths
@@ -143,7 +144,10 @@ def prompt_create(
 
 @transaction.atomic
 def prompt_save_as_next_version(*, prompt: Prompt) -> Prompt:
-    """Validate an unsaved prompt and save it under its name's next version number."""
+    """Validate an unsaved prompt and save it under its name's next version number (its texts
+    with LF line endings, so a browser's CRLF is not a change)."""
+    prompt.system_prompt_text = lf(prompt.system_prompt_text or "")
+    prompt.user_prompt_text = lf(prompt.user_prompt_text or "")
     prompt_validate(prompt)
     # Lock the name's rows so two editors cannot both take the same next number.
     siblings = Prompt.objects.select_for_update().filter(tenant=prompt.tenant, name=prompt.name)

@@ -25,6 +25,7 @@ from .admin_enrollment import detail_context, exit_view, retry_view, skip_wait_v
 from .admin_fields import RULE_ROWS
 from .admin_forms import (
     FILTER_ROWS,
+    FILTERS_RAW,
     WorkflowForm,
     WorkflowStepForm,
     step_config_fields,
@@ -123,6 +124,7 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
                         (f"filter_{i}_field", f"filter_{i}_op", f"filter_{i}_value")
                         for i in range(1, FILTER_ROWS + 1)
                     ],
+                    FILTERS_RAW,
                 ],
                 "classes": ["tab"],
             },

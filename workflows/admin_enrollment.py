@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from crm.admin_scoping import EDIT_ROLES, has_role
 from crm.admin_style import UnfoldStyled
+from crm.text import LineEndingsForm
 from engine.runtime.enrollment import enrollment_exit
 from engine.runtime.retry import RetryRefused
 
@@ -21,7 +22,7 @@ from .models import Enrollment, StepLog
 from .services import WorkflowStateError, enrollment_retry, enrollment_skip_wait
 
 
-class ExitForm(UnfoldStyled, forms.Form):
+class ExitForm(LineEndingsForm, UnfoldStyled, forms.Form):
     reason = forms.CharField(
         max_length=200, initial="manual", help_text="Recorded as the enrollment's exit reason"
     )

@@ -16,6 +16,12 @@ from django import forms
 from engine.language.conditions import OPERATORS, UNARY
 
 RULE_ROWS = 3
+# The raw field beside the generated ones: config the fields cannot show exactly.
+EXTRA = "_extra"
+EXTRA_HELP = (
+    "Config the fields above cannot show exactly (nested all/any groups, expressions, more "
+    "rules than rows, keys of another kind), as YAML. Kept as written; edit it here."
+)
 # YAML is the friendliest way to type a small mapping or list ("first_name: Ann").
 STRUCTURED = {"mapping", "list of mapping", "any"}
 
@@ -49,7 +55,10 @@ def rule_row_fields(prefix: str, rows: int = RULE_ROWS, *, help_text: str = "") 
 
 
 def _value_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    # Text that would read back as something else ("true", "3", " x") is shown JSON-quoted.
+    if isinstance(value, str) and _parse_value(value.strip()) == value:
+        return value
+    return json.dumps(value)
 
 
 def _parse_value(text: str) -> Any:
@@ -65,6 +74,8 @@ def rules_initial(prefix: str, rules: Any) -> dict[str, Any]:
     match = "all"
     if isinstance(rules, dict) and len(rules) == 1 and next(iter(rules)) in ("all", "any"):
         match, rules = next(iter(rules.items()))
+    elif isinstance(rules, dict) and "field" in rules:
+        rules = [rules]  # a single rule is row 1 (and saved back as a single rule)
     initial: dict[str, Any] = {f"{prefix}_match": match}
     for i, rule in enumerate(rules if isinstance(rules, list) else [], start=1):
         if isinstance(rule, dict):
@@ -94,10 +105,19 @@ def rules_from(prefix: str, data: dict, rows: int = RULE_ROWS) -> list[dict[str,
     return rules
 
 
+def raw_field(label: str, help_text: str = EXTRA_HELP) -> forms.CharField:
+    """A YAML text area for what the generated fields cannot show exactly."""
+    widget = forms.Textarea(attrs={"rows": 3, "spellcheck": "false"})
+    return forms.CharField(
+        required=False, strip=False, label=label, help_text=help_text, widget=widget
+    )
+
+
 def config_fields(kinds: list[dict], prefix: str) -> tuple[dict[str, forms.Field], dict]:
     """Form fields for every config field of ``kinds`` (catalog entries), named
-    ``{prefix}{field}``, and kind → the form field names it uses (for showing and saving)."""
-    fields: dict[str, forms.Field] = {}
+    ``{prefix}{field}``, and kind → the form field names it uses (for showing and saving).
+    ``{prefix}_extra`` (YAML, shown for every kind) holds what the fields cannot show."""
+    fields: dict[str, forms.Field] = {f"{prefix}{EXTRA}": raw_field("More config (YAML)")}
     used: dict[str, list[str]] = {}
     for kind in kinds:
         names = used.setdefault(kind["type"], [])
@@ -140,55 +160,129 @@ def _field_for(spec: dict) -> forms.Field:
     if kind == "duration":
         return forms.CharField(widget=forms.TextInput(attrs={"placeholder": "e.g. 2d"}), **common)
     if spec["name"] in {"body", "message", "html"}:
-        return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
-    return forms.CharField(**common)
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), strip=False, **common)
+    return forms.CharField(strip=False, **common)
 
 
 def config_initial(kind: dict, config: dict, prefix: str) -> dict[str, Any]:
-    """Initial form values for a stored ``config`` of catalog entry ``kind``."""
+    """Initial form values for a stored ``config`` of catalog entry ``kind``.
+
+    A value is put in its field only when saving the page unchanged gives it back exactly;
+    anything else (and keys the kind does not have) goes to ``{prefix}_extra`` as YAML, so a
+    save never drops or reshapes what the fields cannot show."""
     initial: dict[str, Any] = {}
+    kept: dict[str, Any] = {}
     for spec in kind["fields"]:
         name = f"{prefix}{spec['name']}"
         if spec["name"] not in config:
             continue
         value = config[spec["name"]]
-        if spec["type"] == "rules":
-            initial.update(rules_initial(name, value))
-        elif spec["type"] in STRUCTURED:
-            initial[name] = yaml.safe_dump(value, sort_keys=False, allow_unicode=True).strip()
-        elif spec["type"] == "list of text":
-            initial[name] = ", ".join(map(str, value or []))
-        elif spec["type"] == "true/false":
-            initial[name] = bool(value)
+        shown = _initial_of(spec, name, value)
+        if _round_trips(spec, name, shown, value):
+            initial.update(shown)
         else:
-            initial[name] = "" if value is None else str(value)
+            kept[spec["name"]] = value
+    known = {spec["name"] for spec in kind["fields"]}
+    kept.update({key: value for key, value in config.items() if key not in known})
+    if kept:
+        initial[f"{prefix}{EXTRA}"] = yaml_text(kept)
     return initial
 
 
-def config_from(kind: dict, data: dict, prefix: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """The config of catalog entry ``kind`` from cleaned form ``data``, and field → error."""
+def yaml_text(value: Any) -> str:
+    """Block-style YAML of ``value`` for a raw field."""
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True).strip()
+
+
+def _initial_of(spec: dict, name: str, value: Any) -> dict[str, Any]:
+    if spec["type"] == "rules":
+        return rules_initial(name, value)
+    if spec["type"] in STRUCTURED:
+        return {name: yaml_text(value)}
+    if spec["type"] == "list of text":
+        return {name: ", ".join(map(str, value or []))}
+    if spec["type"] == "true/false":
+        return {name: bool(value)}
+    return {name: "" if value is None else str(value)}
+
+
+def _round_trips(spec: dict, name: str, shown: dict[str, Any], value: Any) -> bool:
+    """Whether submitting ``shown`` as a browser would gives ``value`` back."""
+    fields = rule_row_fields(name) if spec["type"] == "rules" else {name: _field_for(spec)}
+    if spec["type"] == "rules":
+        fields[f"{name}_match"] = _match_field(spec)
+    cleaned: dict[str, Any] = {}
+    try:
+        for key, field in fields.items():
+            sent = shown.get(key, "")
+            if isinstance(field, forms.BooleanField):
+                sent = "on" if sent else ""
+            cleaned[key] = field.clean(sent)
+        back = _convert(spec, name, cleaned, previous=value)
+    except (ValueError, TypeError, forms.ValidationError, yaml.YAMLError):
+        return False
+    if back is None:
+        return value == spec.get("default") or value in (None, "")
+    return back == value and type(back) is type(value)
+
+
+def config_from(
+    kind: dict, data: dict, prefix: str, previous: dict | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The config of catalog entry ``kind`` from cleaned form ``data``, and field → error.
+    ``previous`` (the stored config) keeps a single rule or an ``all:`` group in its shape."""
     config: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    previous = previous or {}
     for spec in kind["fields"]:
         name = f"{prefix}{spec['name']}"
         try:
-            value = _convert(spec, name, data)
+            value = _convert(spec, name, data, previous=previous.get(spec["name"]))
         except (ValueError, forms.ValidationError, yaml.YAMLError) as exc:
             message = exc.messages[0] if isinstance(exc, forms.ValidationError) else str(exc)
             errors[name if spec["type"] != "rules" else f"{name}_1_field"] = message
             continue
         if value is not None:
             config[spec["name"]] = value
+    extra_name = f"{prefix}{EXTRA}"
+    try:
+        extra = raw_mapping(data.get(extra_name))
+    except ValueError as exc:
+        errors[extra_name] = str(exc)
+        return config, errors
+    for key, value in extra.items():
+        if key in config:
+            errors[extra_name] = f"'{key}' is set both in its own field and here; keep one."
+        config[key] = value
     return config, errors
 
 
-def _convert(spec: dict, name: str, data: dict) -> Any:
+def raw_mapping(text: str | None) -> dict[str, Any]:
+    """The YAML mapping typed in a raw field ({} when empty); ValueError saying what is wrong."""
+    if not (text or "").strip():
+        return {}
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"Not readable as YAML: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError("Write one 'name: value' per line.")
+    return value
+
+
+def _convert(spec: dict, name: str, data: dict, previous: Any = None) -> Any:
     kind = spec["type"]
     if kind == "rules":
         rules = rules_from(name, data)
         if not rules:
             return None
-        return {"any": rules} if data.get(f"{name}_match") == "any" else rules
+        if data.get(f"{name}_match") == "any":
+            return {"any": rules}
+        if isinstance(previous, dict) and "field" in previous and len(rules) == 1:
+            return rules[0]  # it was written as a single rule; keep it so
+        if isinstance(previous, dict) and list(previous) == ["all"]:
+            return {"all": rules}
+        return rules
     raw = data.get(name)
     if kind == "true/false":
         return True if raw else None
@@ -211,4 +305,4 @@ def _convert(spec: dict, name: str, data: dict) -> Any:
         return int(number) if number.is_integer() else number
     if kind == "text or whole number":
         return int(text) if text.isdigit() else text
-    return text
+    return raw  # text as typed, surrounding blank lines included

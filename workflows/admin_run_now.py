@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from crm.admin_scoping import PUBLISH_ROLES, has_role
 from crm.admin_style import UnfoldStyled
+from crm.text import LineEndingsForm
 from engine.effects.contacts import contact_model
 from engine.runtime.enrollment import EnrollmentRefused
 
@@ -23,7 +24,7 @@ from .models import Workflow
 from .services import RUN_NOW_DATA, workflow_run_now
 
 
-class RunNowForm(UnfoldStyled, forms.Form):
+class RunNowForm(LineEndingsForm, UnfoldStyled, forms.Form):
     contact = forms.ModelChoiceField(
         queryset=None,
         required=False,

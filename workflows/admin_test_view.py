@@ -11,6 +11,7 @@ from django import forms
 from django.http import Http404
 
 from crm.admin_style import UnfoldStyled
+from crm.text import LineEndingsForm
 from engine.definition import DefinitionError, load_definition
 from engine.dryrun import DryRunError
 
@@ -40,7 +41,7 @@ def _yaml_value(text: str, *, want: type, what: str) -> Any:
     return value
 
 
-class DryRunForm(UnfoldStyled, forms.Form):
+class DryRunForm(LineEndingsForm, UnfoldStyled, forms.Form):
     contact = forms.ModelChoiceField(
         queryset=None,
         required=False,

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from crm.admin_scoping import EDIT_ROLES, has_role
 from crm.admin_style import UnfoldStyled, count_of
 from crm.models import Tenant
+from crm.text import LineEndingsForm
 from engine.definition import DefinitionError, parse_definition
 
 from .admin_page import page_context, preview_rows, unsaved_draft
@@ -34,14 +35,14 @@ from .services import (
 MAX_UPLOAD_BYTES = 1_000_000
 
 
-class YamlForm(UnfoldStyled, forms.Form):
+class YamlForm(LineEndingsForm, UnfoldStyled, forms.Form):
     text = forms.CharField(
         label="Definition (YAML or JSON)",
         widget=forms.Textarea(attrs={"class": "studio-yaml", "spellcheck": "false"}),
     )
 
 
-class ImportForm(UnfoldStyled, forms.Form):
+class ImportForm(LineEndingsForm, UnfoldStyled, forms.Form):
     tenant = forms.ModelChoiceField(queryset=Tenant.objects.none())
     file = forms.FileField(required=False, help_text="A .yaml, .yml or .json file")
     text = forms.CharField(

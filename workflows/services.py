@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from crm.models import EmailTemplate, Tenant, VoicemailDrop
 from crm.phones import sample_mobile
+from crm.text import lf, lf_all
 from engine.definition import (
     DefinitionError,
     Problem,
@@ -224,8 +225,9 @@ def draft_dict(*, workflow: Workflow, steps: list[WorkflowStep] | None = None) -
 
 @transaction.atomic
 def draft_save(*, workflow: Workflow, definition: WorkflowDefinition) -> Workflow:
-    """Replace the draft with ``definition`` (workflow fields and every step row)."""
-    data = definition_to_dict(definition)
+    """Replace the draft with ``definition`` (workflow fields and every step row); text is
+    stored with LF line endings (``crm.text``)."""
+    data = lf_all(definition_to_dict(definition))
     trigger = data.get("trigger") or {}
     settings = dict(data.get("settings") or {})
     if data.get("metadata"):
@@ -271,7 +273,12 @@ def _prompt_ids(tenant_id: int, steps: list[dict]) -> dict[str, int]:
 def workflow_import(
     *, tenant: Tenant, text: str | bytes, format: str | None = None
 ) -> ImportResult:
-    """Create or update (by name) a draft from YAML or JSON; DefinitionError if unreadable."""
+    """Create or update (by name) a draft from YAML or JSON; DefinitionError if unreadable.
+    Line endings are read as LF (a pasted or uploaded document may carry CRLF)."""
+    if isinstance(text, str):
+        text = lf(text)
+    elif not text.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 is left to the parser
+        text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     parsed = parse_definition(text, format=format)
     definition = parsed.definition
     workflow = Workflow.objects.filter(tenant=tenant, name=definition.name).first()
@@ -922,6 +929,7 @@ def step_create(*, workflow: Workflow, fields: dict[str, Any]) -> WorkflowStep:
     with transaction.atomic():
         Workflow.objects.select_for_update().get(pk=workflow.pk)
         rows = list(workflow.steps.order_by("order", "id"))
+        fields = {k: (lf_all(v) if k != "prompt" else v) for k, v in fields.items()}
         row = WorkflowStep(workflow=workflow, **{k: v for k, v in fields.items() if k != "order"})
         position = fields.get("order")
         position = len(rows) if position is None else max(0, min(int(position), len(rows)))
@@ -943,7 +951,7 @@ def step_update(*, step: WorkflowStep, fields: dict[str, Any]) -> WorkflowStep:
             if row.pk == step.pk:
                 for key, value in fields.items():
                     if key in STEP_FIELDS:
-                        setattr(row, key, value)
+                        setattr(row, key, value if key == "prompt" else lf_all(value))
                 step = row
         if "order" in fields:
             rows.remove(step)
