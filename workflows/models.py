@@ -226,6 +226,9 @@ class StepLog(TenantLinkedModel):
         RETRYING = "retrying", "Retrying"
         SKIPPED = "skipped", "Skipped"
         WAITING = "waiting", "Waiting"
+        # A wait the enrollment left before it ended (manual exit, exit condition, a goal met
+        # elsewhere, the workflow archived): it did not succeed and leads nowhere.
+        CANCELLED = "cancelled", "Cancelled"
 
     tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="step_logs")
     workflow = models.ForeignKey(

@@ -37,6 +37,7 @@ from engine.dryrun import dry_run
 from engine.effects.contacts import contact_adapter, contact_model
 from engine.runtime import queue
 from engine.runtime.enrollment import EnrollmentRefused, enrollment_create, enrollment_exit
+from engine.runtime.executor import end_waiting_logs
 from engine.runtime.retry import RetryStarted
 from engine.runtime.retry import enrollment_retry as runtime_retry
 from engine.triggers.audience import contacts_matching
@@ -457,6 +458,7 @@ def workflow_archive(*, workflow: Workflow) -> StatusChange:
         enrollment_id__in=ids, status__in=(*HOLDABLE, ScheduledAction.Status.HELD)
     ).update(status=ScheduledAction.Status.CANCELLED)
     now = timezone.now()
+    end_waiting_logs(ids, now, interrupted=ARCHIVE_EXIT_REASON)
     Enrollment.objects.filter(pk__in=ids).update(
         held=False,
         status=Enrollment.Status.EXITED,

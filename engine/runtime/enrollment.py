@@ -119,9 +119,8 @@ def enrollment_exit(*, enrollment_id: int, reason: str = "manual") -> bool:
         run = run_state_of(enrollment)
         directive = finish(run, EXITED, reason=reason)
         run.current_step = ""
-        persist(
-            enrollment, run, flow_for_version(enrollment.version_id), [], directive, timezone.now()
-        )
+        flow = flow_for_version(enrollment.version_id)
+        persist(enrollment, run, flow, [], directive, timezone.now(), interrupted=f"exit: {reason}")
         return True
 
 
@@ -144,7 +143,8 @@ def enrollment_recheck(*, enrollment_id: int) -> str:
         logs, directive = interrupted
         # The enrollment leaves whatever it was waiting for.
         cancel_pending(enrollment.pk)
-        persist(enrollment, run, flow, logs, directive, now)
+        why = "exit_condition" if logs and logs[0].step_id == "exit_conditions" else "goal"
+        persist(enrollment, run, flow, logs, directive, now, interrupted=why)
         return "moved"
 
 

@@ -319,12 +319,14 @@ def persist(
     now: datetime,
     *,
     dispatch: bool = True,
+    interrupted: str | None = None,
 ) -> None:
     """One UPDATE of the enrollment, one INSERT of its step logs, then the directive
-    (``dispatch=False``: the caller runs the next step itself)."""
+    (``dispatch=False``: the caller runs the next step itself; ``interrupted``: why a wait is
+    being left early, see ``ended_wait``)."""
     was_waiting = enrollment.status == state.S.WAITING
     if was_waiting:
-        close_waiting_logs(enrollment, logs, now)
+        close_waiting_logs(enrollment, logs, now, interrupted=interrupted)
     state.move(enrollment, run.status)
     enrollment.current_step = run.current_step
     enrollment.context = run.context
@@ -345,9 +347,30 @@ def persist(
         apply_directive(enrollment, run, directive)
 
 
-def close_waiting_logs(enrollment: Enrollment, decisions: list[LogEntry], now: datetime) -> int:
-    """End the enrollment's open ``waiting`` step logs: it is moving on (see ``ended_wait``)."""
-    open_logs = StepLog.objects.filter(enrollment_id=enrollment.pk, status=StepLog.Status.WAITING)
+def close_waiting_logs(
+    enrollment: Enrollment,
+    decisions: list[LogEntry],
+    now: datetime,
+    *,
+    interrupted: str | None = None,
+) -> int:
+    """End the enrollment's open ``waiting`` step logs: it is moving on (see ``ended_wait``).
+    A wait left early (``interrupted``) ends ``cancelled``, with no next step."""
+    return end_waiting_logs([enrollment.pk], now, decisions=decisions, interrupted=interrupted)
+
+
+def end_waiting_logs(
+    enrollment_ids: list[int],
+    now: datetime,
+    *,
+    decisions: list[LogEntry] | None = None,
+    interrupted: str | None = None,
+) -> int:
+    """Close the open ``waiting`` step logs of ``enrollment_ids`` at ``now`` (the real time
+    waited, see ``ended_wait``); returns how many were closed."""
+    open_logs = StepLog.objects.filter(
+        enrollment_id__in=enrollment_ids, status=StepLog.Status.WAITING
+    )
     for log in open_logs:
         log.status, log.parsed_output, log.duration_ms = ended_wait(
             step_id=log.step_id,
@@ -355,10 +378,14 @@ def close_waiting_logs(enrollment: Enrollment, decisions: list[LogEntry], now: d
             output=log.parsed_output,
             started_at=log.started_at,
             now=now,
-            decisions=decisions,
+            decisions=decisions or [],
+            interrupted=interrupted,
         )
         log.finished_at = now
-        log.save(update_fields=["status", "parsed_output", "duration_ms", "finished_at"])
+        if log.status == StepLog.Status.CANCELLED:
+            log.next_step = ""
+        fields = ["status", "parsed_output", "duration_ms", "finished_at", "next_step"]
+        log.save(update_fields=fields)
     return len(open_logs)
 
 

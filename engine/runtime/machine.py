@@ -134,8 +134,13 @@ def ended_wait(
     started_at: datetime,
     now: datetime,
     decisions: list[LogEntry],
+    interrupted: str | None = None,
 ) -> tuple[str, dict[str, Any], int]:
     """How a step's open ``waiting`` log ends when the enrollment moves on at ``now``.
+
+    ``interrupted`` (why the enrollment left the wait early: ``exit: manual``,
+    ``exit_condition``, ``goal``, ``workflow_archived``) ends it ``cancelled`` with
+    ``ended_by`` in the output, unless the step is a goal that decided now (met / timed out).
 
     Returns ``(status, output, duration_ms)``: ``succeeded``, the output with
     ``waited_seconds`` (seconds actually waited, not the planned duration kept in
@@ -153,6 +158,11 @@ def ended_wait(
             {},
         )
         ended.update(met=bool(decision.get("met")), timed_out=bool(decision.get("timed_out")))
+        if decision:
+            interrupted = None
+    if interrupted:
+        ended["ended_by"] = interrupted
+        return "cancelled", ended, waited * 1000
     return "succeeded", ended, waited * 1000
 
 

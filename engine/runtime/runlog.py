@@ -10,6 +10,7 @@ STATUS = {
     StepLog.Status.SUCCEEDED: "success",
     StepLog.Status.WAITING: "success",
     StepLog.Status.SKIPPED: "success",
+    StepLog.Status.CANCELLED: "cancelled",
     StepLog.Status.FAILED: "failed",
     StepLog.Status.RETRYING: "failed",
     StepLog.Status.RUNNING: "running",

@@ -10,6 +10,7 @@ import time_machine
 from engine.runtime.enrollment import contact_recheck, enrollment_create, enrollment_exit
 from tests.cast import add_tag, make_contact, make_published, make_tenant
 from workflows.models import StepLog
+from workflows.services import workflow_archive
 
 pytestmark = pytest.mark.django_db
 
@@ -89,12 +90,57 @@ def test_a_wait_that_ends_the_workflow_is_closed_too(tenant, inline_queue):
     assert (pause.status, pause.parsed_output["waited_seconds"]) == ("succeeded", 7201)
 
 
-def test_a_wait_cut_short_by_a_manual_exit_logs_the_time_it_lasted(tenant, inline_queue):
+def test_a_wait_cut_short_by_a_manual_exit_is_cancelled_with_the_time_it_lasted(
+    tenant, inline_queue
+):
     enrollment = start(tenant, WAIT_THEN_SMS, inline_queue)
-    with time_machine.travel(START + timedelta(hours=3), tick=False):
-        assert enrollment_exit(enrollment_id=enrollment.pk)
+    assert log_of(enrollment, "pause").next_step == "hello"
+    with time_machine.travel(START + timedelta(seconds=10), tick=False):
+        assert enrollment_exit(enrollment_id=enrollment.pk, reason="manual")
     pause = log_of(enrollment, "pause")
-    assert (pause.status, pause.parsed_output["waited_seconds"]) == ("succeeded", 3 * 3600)
+    assert (pause.status, pause.next_step) == ("cancelled", "")
+    assert (pause.parsed_output["waited_seconds"], pause.duration_ms) == (10, 10_000)
+    assert pause.parsed_output["ended_by"] == "exit: manual"
+    assert pause.finished_at == START + timedelta(seconds=10)
+    assert not StepLog.objects.filter(enrollment=enrollment, step_id="hello").exists()
+
+
+def test_a_wait_left_for_an_exit_condition_or_a_goal_met_elsewhere_is_cancelled(
+    tenant, inline_queue
+):
+    definition = {
+        "name": "Wait, goal",
+        "settings": {
+            "exit_conditions": [{"field": "tags", "operator": "contains", "value": "stop"}]
+        },
+        "steps": [
+            {"id": "pause", "type": "wait", "config": {"duration": "1d"}},
+            GOAL["steps"][0],
+        ],
+    }
+    for tag, why in (("stop", "exit_condition"), ("booked", "goal")):
+        contact = make_contact(tenant)
+        enrollment = start(tenant, {**definition, "name": f"Wait {tag}"}, inline_queue, contact)
+        with time_machine.travel(START + timedelta(hours=1), tick=False):
+            add_tag(contact, tag)
+            assert contact_recheck(contact_id=contact.pk) == 1
+        pause = log_of(enrollment, "pause")
+        assert (pause.status, pause.next_step, pause.parsed_output["ended_by"]) == (
+            "cancelled",
+            "",
+            why,
+        )
+        assert pause.parsed_output["waited_seconds"] == 3600
+
+
+def test_archiving_the_workflow_closes_its_open_waits_as_cancelled(tenant, inline_queue):
+    enrollment = start(tenant, WAIT_THEN_SMS, inline_queue)
+    with time_machine.travel(START + timedelta(minutes=5), tick=False):
+        workflow_archive(workflow=enrollment.workflow)
+    pause = log_of(enrollment, "pause")
+    assert (pause.status, pause.next_step) == ("cancelled", "")
+    assert pause.parsed_output["waited_seconds"] == 300
+    assert pause.parsed_output["ended_by"] == "workflow_archived"
 
 
 def test_a_goal_that_times_out_is_logged_as_timed_out(tenant, inline_queue):
