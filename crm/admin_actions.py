@@ -13,6 +13,7 @@ from engine.triggers.api import EnrollmentRefused, ManualEnrollError
 from workflows.models import Workflow
 from workflows.services import workflow_enroll
 
+from .admin_style import UnfoldStyled
 from .text import LineEndingsForm
 
 
