@@ -91,6 +91,18 @@ def test_workflow_page_test_form_import_and_dashboard_fit_at_1400(studio, demo):
     assert_bordered(page.locator("input[name$='-on_error']:not([name*='__prefix__'])"), "Error")
     studio.shot("workflow-steps")
     no_sideways_scroll(page)
+    # "Add another" gives the new step the next order (it came with 0) and unfold's controls.
+    orders = [
+        int(v)
+        for v in page.eval_on_selector_all(
+            "input[name$='-order']:not([name*='__prefix__'])", "els => els.map(e => e.value)"
+        )
+    ]
+    page.get_by_text("Add another Workflow step").click()
+    added = page.locator("input[name$='-order']:not([name*='__prefix__'])").last
+    assert added.input_value() == str(max(orders) + 1)
+    assert_bordered(page.locator("select[name$='-type']:not([name*='__prefix__'])").last, "new")
+    studio.shot("step-added")
 
     studio.goto(f"/admin/workflows/workflow/{workflow.pk}/test/", "test-form")
     assert_bordered(page.locator("#studio-test-form textarea"), "dry-run text areas")
