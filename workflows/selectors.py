@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 
 from crm.models import Tenant
 from engine.definition import dump_json, dump_yaml, load_definition
@@ -101,10 +102,21 @@ def _step_counts(workflow: Workflow, enrollments, logs) -> dict[str, dict[str, i
 
     for row in workflow.steps.order_by("order", "id").values_list("step_id", flat=True):
         entry(row)
-    live = enrollments.filter(status__in=Enrollment.LIVE_STATUSES).exclude(current_step="")
-    for row in live.values("current_step").annotate(n=Count("id")):
-        entry(row["current_step"])["waiting_at"] = row["n"]
-    done = [StepLog.Status.SUCCEEDED, StepLog.Status.SKIPPED, StepLog.Status.WAITING]
+    # A waiting enrollment's current_step is the step it will run next; it is waiting AT the
+    # step whose step log is still open (the wait, the goal), so it is counted there.
+    open_log = StepLog.objects.filter(
+        enrollment_id=OuterRef("pk"), status=StepLog.Status.WAITING
+    ).order_by("-id")
+    live = (
+        enrollments.filter(status__in=Enrollment.LIVE_STATUSES)
+        .annotate(open_at=Subquery(open_log.values("step_id")[:1]))
+        .annotate(at=Coalesce("open_at", "current_step"))
+        .exclude(at="")
+    )
+    for row in live.values("at").annotate(n=Count("id")):
+        entry(row["at"])["waiting_at"] = row["n"]
+    # A step whose log is still open (a running wait) is not done yet.
+    done = [StepLog.Status.SUCCEEDED, StepLog.Status.SKIPPED]
     per_step = logs.values("step_id").annotate(
         done=Count("id", filter=Q(status__in=done)),
         failed=Count("id", filter=Q(status=StepLog.Status.FAILED)),
