@@ -7,7 +7,6 @@ import pytest
 
 from engine.runtime.enrollment import enrollment_create
 from tests.cast import make_contact, make_published, make_tenant
-from tests.engine.conftest import inline_queue  # noqa: F401 - the fixture
 from workflows.models import Enrollment
 from workflows.selectors import workflow_stats
 
