@@ -429,6 +429,7 @@ class StepLogAdmin(ReadOnlyScopedAdmin):
         ("workflow", related_filter),
         values_filter("step_type", "step kind"),
         values_filter("step_id", "step"),
+        "possible_duplicate",
         "started_at",
     ]
     list_select_related = ["workflow", "enrollment__contact"]

@@ -5,11 +5,15 @@ conversion, AI tokens and cost, and the month's AI spend against the tenant's ca
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
+
+from django.utils import timezone
 
 from crm.selectors import tenants_for_user
 
 from . import dashboard
+from .selectors import possible_duplicate_sends
 
 PRIMARY, GREEN, RED, AMBER = "#9333ea", "#16a34a", "#dc2626", "#d97706"
 
@@ -116,6 +120,11 @@ def dashboard_callback(request, context: dict) -> dict:
     failures = dashboard.failures_by_step(tenant=tenant)
     waiting = dashboard.waiting_by_workflow(tenant=tenant)
     days = [row["day"].strftime("%d %b") for row in runs]
+    # Calls re-sent after a worker died mid-call (engine/effects/idempotency.py): the
+    # provider may have seen them twice; each links to its step log.
+    duplicates = possible_duplicate_sends(
+        tenant_ids={tenant.pk}, since=timezone.now() - timedelta(days=len(runs) or 14)
+    )
     cap = spend["cap"]
     month = spend["month_cost"] or Decimal(0)
     context["studio_dashboard"] = {
@@ -124,6 +133,7 @@ def dashboard_callback(request, context: dict) -> dict:
         "runs_total": sum(r["runs"] for r in runs),
         "failed_total": sum(r["failed"] for r in runs),
         "waiting_total": sum(w["waiting"] for w in waiting),
+        "possible_duplicates": duplicates["count"],
         "waiting": waiting,
         "failures": failures,
         "ab": dashboard.ab_results(tenant=tenant),

@@ -215,3 +215,23 @@ def test_chart_axes_show_values_with_units_from_zero_and_days_without_data_are_g
     runs = configs["Runs started"][0]["datasets"][0]
     assert runs["data"][:-1] == [0] * 13
     assert "minBarLength" not in runs
+
+
+def test_possible_duplicate_sends_are_counted_and_linked_for_my_tenant_only(client):
+    mine, theirs = populate("Alpha"), populate("Zorro")
+    for world, count in ((mine, 2), (theirs, 5)):
+        enrollment = Enrollment.objects.get(workflow=world["workflow"])
+        for _ in range(count):
+            StepLog.objects.create(
+                tenant=world["tenant"], workflow=world["workflow"], enrollment=enrollment,
+                step_id="sms", step_type="send_sms", status=StepLog.Status.SUCCEEDED,
+                started_at=timezone.now(), possible_duplicate=True,
+            )  # fmt: skip
+    client.force_login(studio_staff(mine["tenant"]))
+    page = client.get("/admin/").content.decode()
+    line = re.search(r'id="studio-possible-duplicates">(.*?)</p>', page, re.S).group(1)
+    assert "2 possible duplicate sends" in line
+    assert "possible_duplicate__exact=1" in line
+    listed = client.get("/admin/workflows/steplog/?possible_duplicate__exact=1")
+    assert listed.status_code == 200
+    assert listed.content.decode().count("send_sms") >= 2
