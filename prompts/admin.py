@@ -22,7 +22,9 @@ from prompts.services import (
     prompt_activate,
     prompt_archive,
     prompt_check_variables,
+    prompt_ignores_user_input,
     prompt_new_version,
+    prompt_sample_variables,
     prompt_save_as_next_version,
     prompt_try,
     prompt_untrusted_references,
@@ -74,11 +76,6 @@ class TryPromptForm(LineEndingsForm, UnfoldStyled, forms.Form):
         if not isinstance(value, dict):
             raise forms.ValidationError("Variables must be a JSON object of name → value.")
         return value
-
-
-def sample_variables(prompt: Prompt) -> dict:
-    """A starting point for the try-it box: every documented variable, empty."""
-    return dict.fromkeys(prompt.template_variables or [], "")
 
 
 @admin.register(Prompt)
@@ -230,6 +227,12 @@ class PromptAdmin(TenantScopedAdmin):
         if request.method == "POST":
             form = TryPromptForm(request.POST)
             if form.is_valid():
+                if form.cleaned_data["user_input"] and prompt_ignores_user_input(prompt=prompt):
+                    messages.warning(
+                        request,
+                        "This prompt's user template does not use {{ input }}, so the user "
+                        "input you typed was not sent; put the values in the variables instead.",
+                    )
                 log = prompt_try(
                     prompt=prompt,
                     variables=form.cleaned_data["variables"],
@@ -237,7 +240,7 @@ class PromptAdmin(TenantScopedAdmin):
                     user=request.user,
                 )
         else:
-            form = TryPromptForm(initial={"variables": sample_variables(prompt)})
+            form = TryPromptForm(initial={"variables": prompt_sample_variables(prompt=prompt)})
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

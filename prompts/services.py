@@ -29,6 +29,7 @@ from prompts.budget import (
 )
 from prompts.generation import (
     UNTRUSTED_NAMES,
+    USER_INPUT_VARIABLE,
     GenerationError,
     GenerationOutcome,
     PromptSpec,
@@ -430,3 +431,44 @@ def prompt_delete(*, prompt: Prompt) -> None:
             "deleted (archive it instead)"
         )
     prompt.delete()
+
+
+def _paths_of(text: str) -> list[str]:
+    try:
+        return referenced_paths(text or "")
+    except TemplateError:
+        return []  # a broken template is reported where it is saved; nothing to sample here
+
+
+def prompt_sample_variables(*, prompt: Prompt) -> dict[str, Any]:
+    """Sample variables for trying ``prompt``: every path its system and user templates read,
+    nested (``contact.first_name`` → ``{"contact": {"first_name": "<first_name>"}}``), each a
+    placeholder that names it, so a try-it shows where each value lands instead of rendering
+    ``"… at ."``; documented variables no template reads are included empty. ``input`` is the
+    user-input box, not a variable."""
+    sample: dict[str, Any] = {}
+    paths = _paths_of(prompt.system_prompt_text) + _paths_of(prompt.user_prompt_text)
+    for path in sorted(set(paths)):
+        parts = path.split(".")
+        if parts[0] == USER_INPUT_VARIABLE:
+            continue
+        node = sample
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node.setdefault(parts[-1], f"<{parts[-1]}>")
+    for name in prompt.template_variables or []:
+        sample.setdefault(name, "")
+    return sample
+
+
+def prompt_ignores_user_input(*, prompt: Prompt) -> bool:
+    """True when the prompt has a user template that does not read ``{{ input }}``: what is
+    typed as the user input is then not sent (the template is the whole user message)."""
+    if not (prompt.user_prompt_text or "").strip():
+        return False
+    return not any(
+        path.split(".")[0] == USER_INPUT_VARIABLE for path in _paths_of(prompt.user_prompt_text)
+    )

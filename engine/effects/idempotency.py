@@ -68,7 +68,12 @@ def close_journal() -> None:
     For the end of a test session, whose database cannot be dropped while one is open.
     """
     for connection in list(_journal_connections):
-        connection.close()
+        # Made in other threads (live servers, worker threads): Django's own way to allow it.
+        connection.inc_thread_sharing()
+        try:
+            connection.close()
+        finally:
+            connection.dec_thread_sharing()
 
 
 def _journal_attempt(key: str) -> bool | None:

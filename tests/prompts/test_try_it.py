@@ -12,7 +12,12 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from prompts.models import Prompt
-from prompts.services import prompt_create, prompt_try
+from prompts.services import (
+    prompt_create,
+    prompt_ignores_user_input,
+    prompt_sample_variables,
+    prompt_try,
+)
 from tests.cast import make_staff, make_tenant
 from tests.fakes.gemini_server import Reply
 from workflows.models import StepLog
@@ -77,13 +82,40 @@ def test_a_try_respects_the_cost_cap(gemini_server):
     assert gemini_server.requests == []
 
 
-def test_the_admin_try_it_page_offers_the_documented_variables(tenant, client):
-    prompt = make_prompt(tenant)
+def test_the_admin_try_it_page_offers_every_variable_the_templates_read(tenant, client):
+    prompt = prompt_create(
+        tenant=tenant,
+        name="trainer",
+        system_prompt_text="A trainer at {{ workflow.business }} for {{ contact.first_name }}",
+        user_prompt_text="Request: {{ trigger.content }} {{ input }}",
+        template_variables=["contact", "notes"],
+    )
     response = staff_client(client, tenant).get(
         reverse("admin:prompts_prompt_try", args=[prompt.pk])
     )
     assert response.status_code == 200
-    assert "&quot;contact&quot;: &quot;&quot;" in response.content.decode()
+    assert prompt_sample_variables(prompt=prompt) == {
+        "contact": {"first_name": "<first_name>"},
+        "trigger": {"content": "<content>"},
+        "workflow": {"business": "<business>"},
+        "notes": "",
+    }
+    assert "&quot;first_name&quot;: &quot;&lt;first_name&gt;&quot;" in response.content.decode()
+
+
+def test_typed_user_input_that_the_prompt_does_not_use_is_called_out(tenant, client, gemini_server):
+    prompt = make_prompt(tenant, user_prompt_text="Request: {{ trigger.content }}")
+    assert prompt_ignores_user_input(prompt=prompt)
+    assert not prompt_ignores_user_input(prompt=make_prompt(tenant, user_prompt_text=""))
+    gemini_server.enqueue(Reply.ok("ok", prompt_tokens=10, output_tokens=2))
+    response = staff_client(client, tenant).post(
+        reverse("admin:prompts_prompt_try", args=[prompt.pk]),
+        {"variables": "{}", "user_input": "typed but unused"},
+        follow=True,
+    )
+    assert "does not use {{ input }}, so the user input you typed was not sent" in (
+        response.content.decode()
+    )
 
 
 def test_the_admin_try_it_page_runs_the_prompt_and_shows_output_tokens_and_cost(
