@@ -110,17 +110,27 @@ def exit_view(modeladmin, request, object_id: str):
     return TemplateResponse(request, "admin/workflows/enrollment/exit.html", context)
 
 
-def skip_wait_view(modeladmin, request, object_id: str):
-    """Make the current wait due now (POST only; GET just returns to the page)."""
+def _editor_post(modeladmin, request, object_id: str, doing: str):
+    """(enrollment, redirect) for a POST-only editor action on an enrollment's page. The
+    enrollment is None when the action must not run: not the user's (redirect to the list), a
+    GET, or a role below editor (said in a message); the redirect goes back to its page."""
     enrollment = modeladmin.get_object(request, object_id)
     if enrollment is None:
-        return HttpResponseRedirect(reverse("admin:workflows_enrollment_changelist"))
-    back = reverse("admin:workflows_enrollment_change", args=[enrollment.pk])
+        return None, HttpResponseRedirect(reverse("admin:workflows_enrollment_changelist"))
+    back = HttpResponseRedirect(reverse("admin:workflows_enrollment_change", args=[enrollment.pk]))
     if request.method != "POST":
-        return HttpResponseRedirect(back)
+        return None, back
     if not has_role(request, enrollment.tenant_id, EDIT_ROLES):
-        modeladmin.message_user(request, "Skipping a wait needs the editor role.", messages.ERROR)
-        return HttpResponseRedirect(back)
+        modeladmin.message_user(request, f"{doing} needs the editor role.", messages.ERROR)
+        return None, back
+    return enrollment, back
+
+
+def skip_wait_view(modeladmin, request, object_id: str):
+    """Make the current wait due now (POST only; GET just returns to the page)."""
+    enrollment, back = _editor_post(modeladmin, request, object_id, "Skipping a wait")
+    if enrollment is None:
+        return back
     try:
         enrollment_skip_wait(enrollment=enrollment)
     except WorkflowStateError as exc:
@@ -129,17 +139,26 @@ def skip_wait_view(modeladmin, request, object_id: str):
         modeladmin.message_user(
             request, "The wait ends now; the next step runs within seconds.", messages.SUCCESS
         )
-    return HttpResponseRedirect(back)
+    return back
 
 
 def retry_view(modeladmin, request, object_id: str):
     """Retry the failed step (POST only, editors and up; GET just returns to the page)."""
-    enrollment = modeladmin.get_object(request, object_id)
+    enrollment, back = _editor_post(modeladmin, request, object_id, "Retrying")
     if enrollment is None:
-        return HttpResponseRedirect(reverse("admin:workflows_enrollment_changelist"))
-    back = reverse("admin:workflows_enrollment_change", args=[enrollment.pk])
-    if request.method != "POST":
-        return HttpResponseRedirect(back)
+        return back
+    try:
+        started = enrollment_retry(enrollment=enrollment, actor=request.user)
+    except RetryRefused as exc:
+        modeladmin.message_user(request, f"Not retried: {exc}.", messages.ERROR)
+    else:
+        when = "it runs when the workflow is resumed" if started.held else "it runs within seconds"
+        modeladmin.message_user(
+            request,
+            f"Retrying step '{started.step_id}' (attempt {started.attempt}); {when}.",
+            messages.SUCCESS,
+        )
+    return back
     if not has_role(request, enrollment.tenant_id, EDIT_ROLES):
         modeladmin.message_user(request, "Retrying needs the editor role.", messages.ERROR)
         return HttpResponseRedirect(back)
