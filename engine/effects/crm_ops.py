@@ -100,11 +100,53 @@ def link_tag(contact_id: Any, tag: Tag) -> bool:
         row = cursor.fetchone()
     if row is None:
         return False
-    link = ContactTag(pk=row[0], contact_id=contact_id, tag=tag, created_at=now)
+    _announce_link(row[0], contact_id, tag, now)
+    return True
+
+
+def link_tag_named(tenant_id: int, contact_id: Any, name: str) -> bool | None:
+    """Link the tenant's tag called ``name`` to the contact in one statement on PostgreSQL (the
+    tag found and the link inserted by one ``WITH … INSERT … ON CONFLICT DO NOTHING``).
+
+    True when the link is new (announced by ``post_save`` as in :func:`link_tag`), False when
+    the contact had the tag, None when the tenant has no such tag (the caller creates it).
+    Elsewhere (SQLite has no INSERT in WITH) the tag is looked up first, then linked.
+    """
+    if connection.vendor != "postgresql":
+        tag = Tag.objects.filter(tenant_id=tenant_id, name=name).first()
+        return None if tag is None else link_tag(contact_id, tag)
+    quote = connection.ops.quote_name
+    tags, links = Tag._meta, ContactTag._meta
+    columns = ", ".join(quote(links.get_field(f).column) for f in ("contact", "tag", "created_at"))
+    tag_id, link_id = quote(tags.pk.column), quote(links.pk.column)
+    # Identifiers come from the models' metadata, values are parameters.
+    sql = (
+        f"WITH found AS (SELECT {tag_id} AS id FROM {quote(tags.db_table)} "  # noqa: S608
+        f"WHERE {quote(tags.get_field('tenant').column)} = %s "
+        f"AND {quote(tags.get_field('name').column)} = %s), "
+        f"linked AS (INSERT INTO {quote(links.db_table)} ({columns}) "
+        f"SELECT %s, found.id, %s FROM found ON CONFLICT DO NOTHING RETURNING {link_id}) "
+        f"SELECT found.id, (SELECT linked.{link_id} FROM linked) FROM found"
+    )
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tenant_id, name, contact_id, now])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if row[1] is None:
+        return False
+    _announce_link(row[1], contact_id, Tag(pk=row[0], tenant_id=tenant_id, name=name), now)
+    return True
+
+
+def _announce_link(link_id: int, contact_id: Any, tag: Tag, now: datetime) -> None:
+    """Send ``post_save`` for a link inserted by SQL, so the CRM's receivers fire
+    ``tag_added`` as for a saved ContactTag."""
+    link = ContactTag(pk=link_id, contact_id=contact_id, tag=tag, created_at=now)
     link._state.adding = False
     post_save.send(sender=ContactTag, instance=link, created=True, update_fields=None, raw=False,
                    using=connection.alias)  # fmt: skip
-    return True
 
 
 _SEGMENT = re.compile(r"[\w-]+")
@@ -168,10 +210,11 @@ class LiveCrm:
 
         def action() -> dict[str, Any]:
             # The enrolled contact is this tenant's (the enrollment is), no need to load it.
-            row = Tag.objects.filter(tenant_id=self.tenant_id, name=tag).first()
-            if row is None:  # a new tag: the only case that pays for get_or_create's savepoint
+            added = link_tag_named(self.tenant_id, ctx.contact_id, tag)
+            if added is None:  # a new tag: the only case that pays for get_or_create's savepoint
                 row, _ = Tag.objects.get_or_create(tenant_id=self.tenant_id, name=tag)
-            return {"tag": tag, "added": link_tag(ctx.contact_id, row)}
+                added = link_tag(ctx.contact_id, row)
+            return {"tag": tag, "added": added}
 
         return self._once(ctx, step_id, "add_tag", action)
 

@@ -43,6 +43,18 @@ def reached_outside() -> None:
         flag[0] = True
 
 
+def has_reached_outside() -> bool:
+    """True when the step transaction being tracked has reached outside (False untracked)."""
+    flag = _outside.get()
+    return bool(flag and flag[0])
+
+
+def in_step_transaction() -> bool:
+    """True inside the executor's step transaction (tracked and atomic): what a step writes
+    to this database there commits or rolls back together with the enrollment's advance."""
+    return _outside.get() is not None and connection.in_atomic_block
+
+
 @contextmanager
 def tracking_outside_calls() -> Iterator[list[bool]]:
     """Track one step transaction; yields a one-item list, True once anything reached out."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import DatabaseError, connections
 
-from engine.effects.durability import IN_DATABASE_KINDS, reached_outside
+from engine.effects.durability import IN_DATABASE_KINDS, in_step_transaction, reached_outside
 from engine.models import SideEffectAttempt
 from workflows.models import SideEffect
 
@@ -120,8 +120,16 @@ def perform_once(
     The journal is written first: a key never attempted before cannot have a SideEffect row
     (every row is written after its attempt; migration engine 0004 journalled the older ones),
     so the first attempt skips the lookup — one statement fewer per side-effect step.
+
+    A kind that only writes this database (``IN_DATABASE_KINDS``) run inside the executor's
+    step transaction needs neither the journal nor a row: its writes commit with the
+    enrollment's advance under the enrollment's lock, or roll back with it, so a re-run only
+    ever follows a run that left no trace. ``replayed`` is then always False.
     """
-    if kind not in IN_DATABASE_KINDS:
+    if kind in IN_DATABASE_KINDS:
+        if in_step_transaction():
+            return action(), False
+    else:
         reached_outside()  # the step's commit must wait for the disk (engine/effects/durability.py)
     first_attempt = _journal_attempt(key)
     existing = None if first_attempt else SideEffect.objects.filter(key=key).first()

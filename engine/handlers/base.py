@@ -28,6 +28,7 @@ __all__ = [
     "is_pure",
     "register",
     "registered_kinds",
+    "stays_in_database",
 ]
 
 
@@ -58,6 +59,10 @@ class StepHandler:
     # A pure step only decides (no side effects, no I/O), so the executor may run it in the
     # same task and transaction as the step before it instead of paying a broker round trip.
     pure: ClassVar[bool] = False
+    # A step that writes only rows of this database (tags, contact fields, tasks) and calls no
+    # provider: its writes commit or roll back with the enrollment's advance, so the executor
+    # may run it in the same transaction as the steps around it (engine/runtime/executor.py).
+    in_database: ClassVar[bool] = False
 
     def handle(self, ctx: StepContext, step: Mapping[str, Any]) -> StepResult:
         raise NotImplementedError
@@ -84,6 +89,12 @@ def handler_for(kind: str) -> StepHandler:
 def is_pure(kind: str) -> bool:
     handler = _REGISTRY.get(kind)
     return bool(handler and handler.pure)
+
+
+def stays_in_database(kind: str) -> bool:
+    """True for a kind whose handler only writes this database (``StepHandler.in_database``)."""
+    handler = _REGISTRY.get(kind)
+    return bool(handler and handler.in_database)
 
 
 def registered_kinds() -> frozenset[str]:

@@ -33,6 +33,8 @@ def _required(ctx: StepContext, value: Any, where: str) -> str:
 
 
 class _TagHandler(StepHandler):
+    in_database = True
+
     def handle(self, ctx: StepContext, step) -> StepResult:
         tag = _required(ctx, _config(step).get("tag"), f"{self.kind}.tag")[:100]
         method = getattr(ctx.services.crm, self.kind)
@@ -53,6 +55,7 @@ class RemoveTagHandler(_TagHandler):
 @register
 class UpdateContactHandler(StepHandler):
     kind = "update_contact"
+    in_database = True
 
     def handle(self, ctx: StepContext, step) -> StepResult:
         fields = _fields(ctx, _config(step).get("fields"), "update_contact.fields")
@@ -94,6 +97,7 @@ class UpdateLeadHandler(StepHandler):
 @register
 class ScheduleFollowUpHandler(StepHandler):
     kind = "schedule_follow_up"
+    in_database = True
 
     def handle(self, ctx: StepContext, step) -> StepResult:
         config = _config(step)

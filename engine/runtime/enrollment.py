@@ -16,10 +16,10 @@ from engine.runtime import state
 from engine.runtime.executor import (
     apply_directive,
     cancel_pending,
+    first_steps_run,
     lock_enrollment,
     persist,
     run_state_of,
-    step_run,
     template_data_for,
     workflow_paused,
 )
@@ -50,8 +50,9 @@ def enrollment_create(
     "Was" counts every earlier enrollment of the workflow, whatever version it ran on: the
     version's ``allow_reenrollment`` decides whether this one may follow them.
 
-    ``run_first``: a worker task that enrolls runs the first steps itself (``step_run``,
-    after the enrollment commits) instead of sending them through the broker.
+    ``run_first``: a worker task that enrolls runs the first steps itself instead of sending
+    them through the broker: those that may share a transaction (``executor._drive``) in the
+    enrollment's own, the rest after it commits (``executor.first_steps_run``).
 
     ``claim``: called first inside the enrollment's transaction (so what it writes commits or
     rolls back with the enrollment); False means the work was done elsewhere: returns None.
@@ -77,6 +78,8 @@ def enrollment_create(
         context["seed"] = seed
     run = RunState(status=state.S.ACTIVE, current_step="", context=context, visits={}, step_count=0)
     directive = go_to(run, flow, flow.first_target, now)
+    inline = run_first and directive.kind == "run"
+    enrollment = None
     try:
         with transaction.atomic():
             if claim is not None and not claim():
@@ -93,20 +96,21 @@ def enrollment_create(
                 sequence=sequence,
                 completed_at=now if directive.kind == "finish" else None,
             )
-            inline = run_first and directive.kind == "run"
-            if not inline:
+            if inline:
+                # The first steps run in this transaction (one commit, no lock to take).
+                go_on = first_steps_run(
+                    enrollment, directive.step_id, contact=contact_adapter().snapshot(contact)
+                )
+            else:
                 apply_directive(enrollment, run, directive)
     except IntegrityError:
-        return None
+        if enrollment is not None and enrollment.pk is not None:
+            raise  # a step's write failed, not the enrollment's INSERT
+        return None  # the contact is (or was) in it: the database refused a second row
     # Its links were checked above: the executor's own check need not query them again.
     mark_consistent(enrollment.pk)
     if inline:
-        step_run(
-            enrollment_id=enrollment.pk,
-            step_id=directive.step_id,
-            seq=run.step_count,
-            contact=contact_adapter().snapshot(contact),
-        )
+        go_on()
     return enrollment
 
 

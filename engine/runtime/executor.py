@@ -19,10 +19,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from engine.effects.contacts import load_snapshot
-from engine.effects.durability import relax_commit_if_local, tracking_outside_calls
+from engine.effects.durability import (
+    has_reached_outside,
+    relax_commit_if_local,
+    tracking_outside_calls,
+)
 from engine.effects.live_services import LiveServices
 from engine.effects.zones import workflow_zone
-from engine.handlers.base import is_pure
+from engine.handlers.base import is_pure, stays_in_database
 from engine.runtime import queue, state
 from engine.runtime.budget import TaskBudget
 from engine.runtime.contact_carry import contact_after
@@ -128,6 +132,25 @@ def step_run(
     return _chain(enrollment_id, Next(step_id, seq, contact), budget or TaskBudget.start())
 
 
+def first_steps_run(
+    enrollment: Enrollment, step_id: str, *, contact: dict[str, Any] | None
+) -> Callable[[], str]:
+    """Inside the transaction that has just created ``enrollment``: run its first steps there.
+
+    The row is this transaction's own (no other session sees it before the commit), so no
+    lock, tenancy or pause check is needed, and the enrollment, its first steps and their
+    logs commit together — synchronously, as every enrollment's creation does. Returns what
+    to call after the commit: it goes on with the steps that need transactions of their own
+    (``step_run``'s rules) and says what happened to the last one.
+    """
+    budget = TaskBudget.start()
+    with tracking_outside_calls():
+        outcome = _drive(enrollment, step_id, budget=budget, contact=contact)
+    if outcome.next is None:
+        return lambda: outcome.status
+    return lambda: _chain(enrollment.pk, outcome.next, budget)
+
+
 def _chain(enrollment_id: int, step: Next, budget: TaskBudget) -> str:
     while True:
         with transaction.atomic(), tracking_outside_calls() as outside:
@@ -171,7 +194,7 @@ def action_run(*, action_id: int) -> str:
     if action is None:
         return "gone"
     budget = TaskBudget.start()
-    with transaction.atomic():
+    with transaction.atomic(), tracking_outside_calls() as outside:
         enrollment = lock_enrollment(action.enrollment_id)
         action = ScheduledAction.objects.select_for_update().get(pk=action_id)
         if action.status == ScheduledAction.Status.HELD:
@@ -187,6 +210,7 @@ def action_run(*, action_id: int) -> str:
         if _refused(enrollment):
             return "refused"
         outcome = _resume(enrollment, action, budget)
+        relax_commit_if_local(outside)
     if outcome.next is None:
         return outcome.status
     return _chain(enrollment.pk, outcome.next, budget)
@@ -250,7 +274,9 @@ def _drive(
     run: RunState | None = None,
     contact: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Run ``step_id`` and the pure steps after it in this transaction; say what comes next.
+    """Run ``step_id`` and the steps after it that may share its transaction
+    (``_joins_transaction``: pure ones, and database-only ones while nothing reached outside);
+    say what comes next.
 
     ``attempt`` defaults to the one a pending retry of ``step_id`` recorded in the context
     (``context["retry"]``, set by a transient failure or a manual retry), else 1.
@@ -264,6 +290,7 @@ def _drive(
     services = LiveServices(tenant_id=enrollment.tenant_id, enrollment=enrollment)
     entries: list[LogEntry] = []
     stale = False  # the step before changed the contact in a way the snapshot cannot follow
+    local = True  # every step so far in this transaction only decided or wrote this database
     for _ in range(MAX_INLINE_STEPS):
         if stale:
             data["contact"], stale = load_snapshot(enrollment.contact_id), False
@@ -290,8 +317,10 @@ def _drive(
         if not is_pure(entry.step_type):
             carried = contact_after(data["contact"], [entry])
             data["contact"], stale = (carried, False) if carried is not None else ({}, True)
-        # Pure steps (branches, splits, exits) follow in the same transaction.
-        if directive.kind != "run" or not is_pure(flow.step(directive.step_id).get("type", "")):
+        local = local and (is_pure(entry.step_type) or stays_in_database(entry.step_type))
+        if directive.kind != "run" or not _joins_transaction(
+            flow, directive.step_id, budget, local
+        ):
             break
         step_id, attempt = directive.step_id, 1
     # A step that must happen now goes on in this task (a new transaction) while the budget
@@ -302,6 +331,24 @@ def _drive(
         return Outcome(entry.status)
     snapshot = None if stale else data["contact"]
     return Outcome(entry.status, Next(directive.step_id, run.step_count, snapshot))
+
+
+def _joins_transaction(flow: Flow, step_id: str, budget: TaskBudget, local: bool) -> bool:
+    """May ``step_id`` run in the transaction of the steps before it?
+
+    Pure steps (branches, splits, exits) always may. So may a step that writes only this
+    database (tags, contact fields, tasks: ``StepHandler.in_database``) while every step
+    before it in the transaction was such a step or a pure one (``local``), nothing has reached
+    outside (a CRM receiver's HTTP call, say) and the task's budget lasts: its writes and the
+    enrollment's advance commit together or not at all, so exactly-once holds as for one step
+    per transaction, a killed worker loses only database work that the sweep redoes, and the
+    commit still waits for the disk only when a provider was called
+    (engine/effects/durability.py). A step that calls a provider starts a new transaction.
+    """
+    kind = flow.step(step_id).get("type", "")
+    if is_pure(kind):
+        return True
+    return local and stays_in_database(kind) and not has_reached_outside() and budget.left
 
 
 def pending_attempt(run: RunState, step_id: str) -> int:

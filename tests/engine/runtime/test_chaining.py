@@ -1,14 +1,20 @@
-"""One task runs an enrollment's consecutive steps, side effects included, each step in a
-transaction of its own, until a wait or its budget; then it yields to the queue."""
+"""One task runs an enrollment's consecutive steps, side effects included, until a wait or its
+budget; then it yields to the queue. A step that calls a provider has a transaction of its own;
+pure and database-only steps share one."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from django.db import connection
+from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 
-from crm.models import ContactTag
+from crm.models import ContactTag, Tag
+from engine.effects.crm_ops import link_tag_named
 from engine.handlers.base import StepHandler, StepResult, register
+from engine.models import SideEffectAttempt
 from engine.runtime import executor, queue
 from engine.runtime.budget import TaskBudget
 from engine.runtime.enrollment import enrollment_create
@@ -47,6 +53,22 @@ class CountingHandler(StepHandler):
 def tags(count: int, *, then: list[dict] | None = None) -> dict:
     steps = [{"id": f"t{i}", "type": "add_tag", "config": {"tag": f"tag{i}"}} for i in range(count)]
     return {"name": f"{count} tags", "steps": steps + (then or [])}
+
+
+@contextmanager
+def listening_to_post_save(model):
+    """Collect the instances ``post_save`` announces as created for ``model``."""
+    saved: list = []
+
+    def receiver(sender, instance, created, **kwargs):
+        if created:
+            saved.append(instance)
+
+    post_save.connect(receiver, sender=model, weak=False)
+    try:
+        yield saved
+    finally:
+        post_save.disconnect(receiver, sender=model)
 
 
 def tag_names(contact) -> list[str]:
@@ -185,7 +207,7 @@ def statements(captured) -> tuple[int, int]:
     return len(sql) - len(savepoints), len(savepoints)
 
 
-def test_an_add_tag_step_takes_at_most_eight_statements_and_no_savepoint(
+def test_add_tag_steps_share_one_transaction_of_few_statements_and_no_savepoint(
     require_postgres, tenant, inline_queue
 ):
     workflow = make_published(tenant, tags(6))
@@ -198,16 +220,20 @@ def test_an_add_tag_step_takes_at_most_eight_statements_and_no_savepoint(
         assert tag_names(contact) == [f"tag{i}" for i in range(6)], tag_owner
 
     count, savepoints = statements(captured)
-    assert count <= 6 * 8, [q["sql"] for q in captured.captured_queries]
-    # One per step: the test's transaction makes each step's atomic() a savepoint (a
+    sql = [q["sql"] for q in captured.captured_queries]
+    # Per tag one statement (the tag found and linked by one INSERT … ON CONFLICT); once for
+    # the six: the lock, the contact, SET LOCAL synchronous_commit, the UPDATE and the logs.
+    assert count <= 6 * 1 + 5, sql
+    # One transaction for the six (the test's own transaction makes it a savepoint: a
     # SAVEPOINT and its RELEASE); the tag writes add none of their own.
-    assert savepoints == 6 * 2
+    assert savepoints == 2, sql
+    assert StepLog.objects.filter(enrollment_id=enrollment_id).count() == 6
 
 
-def test_a_first_attempt_does_not_look_up_its_side_effect_row(
+def test_database_only_steps_leave_no_side_effect_rows_and_look_none_up(
     require_postgres, tenant, inline_queue
 ):
-    # The attempt journal says the key is new, so no SideEffect row can exist for it.
+    # Their writes commit with the enrollment's advance: no journal, no row, no lookup.
     workflow = make_published(tenant, tags(3))
     contact = make_contact(tenant)
     enrollment_create(workflow=workflow, contact=contact)
@@ -216,10 +242,94 @@ def test_a_first_attempt_does_not_look_up_its_side_effect_row(
         executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
 
     table = SideEffect._meta.db_table
+    assert not [q["sql"] for q in captured.captured_queries if table in q["sql"]]
+    assert not SideEffect.objects.filter(enrollment_id=enrollment_id).exists()
+    assert not SideEffectAttempt.objects.filter(key__startswith=f"enr{enrollment_id}:").exists()
+    assert tag_names(contact) == ["tag0", "tag1", "tag2"]
+
+
+def test_a_first_provider_call_does_not_look_up_its_side_effect_row(
+    require_postgres, tenant, inline_queue
+):
+    # The attempt journal says the key is new, so no SideEffect row can exist for it.
+    steps = [{"id": f"s{i}", "type": "send_sms", "config": {"message": "Hi"}} for i in range(3)]
+    workflow = make_published(tenant, {"name": "Texts", "steps": steps})
+    contact = make_contact(tenant, phone="+4930123456")
+    enrollment_create(workflow=workflow, contact=contact)
+    inline_queue.run_on_commit()  # (the new contact's own event is queued too)
+    [(enrollment_id, step_id, seq)] = [a for n, a in inline_queue.sent if n == queue.RUN_STEP]
+    with CaptureQueriesContext(connection) as captured:
+        executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
+
+    table = SideEffect._meta.db_table
     lookups = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
     assert not [sql for sql in lookups if f'FROM "{table}"' in sql], lookups
     assert SideEffect.objects.filter(enrollment_id=enrollment_id, status="done").count() == 3
-    assert tag_names(contact) == ["tag0", "tag1", "tag2"]
+
+
+def test_a_provider_step_runs_in_a_transaction_of_its_own(tenant, inline_queue, monkeypatch):
+    # tag, tag | count (a provider-like step) | tag: three transactions, each its own lock.
+    count = {"id": "count", "type": "test_counting", "config": {}}
+    last = {"id": "last", "type": "add_tag", "config": {"tag": "last"}}
+    contact = make_contact(tenant)
+    enrollment_create(workflow=make_published(tenant, tags(2, then=[count, last])), contact=contact)
+    enrollment_id, step_id, seq = first_task(inline_queue)
+    locks: list[bool] = []
+    lock = executor.lock_enrollment
+
+    def counted_lock(pk):
+        locks.append(connection.in_atomic_block)
+        return lock(pk)
+
+    monkeypatch.setattr(executor, "lock_enrollment", counted_lock)
+    executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
+
+    assert locks == [True, True, True]
+    assert tag_names(contact) == ["last", "tag0", "tag1"]
+    assert Enrollment.objects.get(pk=enrollment_id).status == "completed"
+
+
+@register
+class DyingInDatabaseHandler(StepHandler):
+    """A database-only step whose worker is killed (SIGKILL) while it runs."""
+
+    kind = "test_dying_in_database"
+    in_database = True
+    dies = True
+
+    def handle(self, ctx, step):
+        if DyingInDatabaseHandler.dies:
+            raise WorkerKilled
+        return StepResult(output={})
+
+
+def test_a_worker_killed_in_a_database_only_run_loses_the_run_and_redoes_it_once(
+    tenant, inline_queue
+):
+    contact = make_contact(tenant)
+    dying = {"id": "boom", "type": "test_dying_in_database", "config": {}}
+    workflow = make_published(tenant, tags(2, then=[dying]))
+    enrollment = enrollment_create(workflow=workflow, contact=contact)
+    enrollment_id, step_id, seq = first_task(inline_queue)
+
+    DyingInDatabaseHandler.dies = True
+    with pytest.raises(WorkerKilled):
+        executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
+
+    # The tags shared the dying step's transaction: all of it rolled back, nothing half done.
+    enrollment.refresh_from_db()
+    assert (enrollment.current_step, enrollment.step_count) == ("t0", 0)
+    assert tag_names(contact) == []
+    assert not StepLog.objects.filter(enrollment=enrollment).exists()
+
+    # The sweep sends the step again: each tag is added and logged once.
+    DyingInDatabaseHandler.dies = False
+    assert executor.step_run(enrollment_id=enrollment_id, step_id="t0", seq=0) == "succeeded"
+    enrollment.refresh_from_db()
+    assert enrollment.status == "completed"
+    assert tag_names(contact) == ["tag0", "tag1"]
+    logged = StepLog.objects.filter(enrollment=enrollment).values_list("step_id", flat=True)
+    assert sorted(logged) == ["boom", "t0", "t1"]
 
 
 def test_finishing_a_running_enrollment_does_not_look_for_scheduled_work(tenant, inline_queue):
@@ -270,3 +380,19 @@ def test_a_tag_added_by_a_step_still_fires_tag_added_triggers(tenant, inline_que
     inline_queue.drain()
 
     assert Enrollment.objects.filter(workflow=listener, contact=contact).exists()
+
+
+def test_a_tag_is_linked_by_name_once_and_a_missing_tag_is_reported(tenant):
+    contact = make_contact(tenant)
+    other = make_tenant()
+    Tag.objects.create(tenant=other, name="vip")  # another tenant's tag of the same name
+    assert link_tag_named(tenant.pk, contact.pk, "vip") is None
+
+    Tag.objects.create(tenant=tenant, name="vip")
+    with listening_to_post_save(ContactTag) as saved:
+        assert link_tag_named(tenant.pk, contact.pk, "vip") is True
+        assert link_tag_named(tenant.pk, contact.pk, "vip") is False
+    assert [(link.contact_id, link.tag.name, link.tag.tenant_id) for link in saved] == [
+        (contact.pk, "vip", tenant.pk)
+    ]
+    assert tag_names(contact) == ["vip"]
