@@ -300,6 +300,7 @@ def _drive(
             entries.extend(logs)
             persist(enrollment, run, flow, entries, directive, now)
             return Outcome("interrupted")
+        step_started = timezone.now()
         entry, directive = execute(
             run,
             flow,
@@ -312,6 +313,7 @@ def _drive(
             contact_id=enrollment.contact_id,
             attempt=attempt,
         )
+        _stamp_real_start(entry, now, step_started)
         entries.append(entry)
         budget.spend()
         if not is_pure(entry.step_type):
@@ -331,6 +333,15 @@ def _drive(
         return Outcome(entry.status)
     snapshot = None if stale else data["contact"]
     return Outcome(entry.status, Next(directive.step_id, run.step_count, snapshot))
+
+
+def _stamp_real_start(entry: LogEntry, now: datetime, started: datetime) -> None:
+    """Log when the step really started: the steps of one transaction share its ``now`` (what
+    their templates, conditions and waits read) but run one after another."""
+    if entry.started_at == now and started > now:
+        shift = started - now
+        entry.started_at += shift
+        entry.finished_at += shift
 
 
 def _joins_transaction(flow: Flow, step_id: str, budget: TaskBudget, local: bool) -> bool:

@@ -4,7 +4,10 @@ pure and database-only steps share one."""
 
 from __future__ import annotations
 
+import itertools
+import time
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -396,3 +399,29 @@ def test_a_tag_is_linked_by_name_once_and_a_missing_tag_is_reported(tenant):
         (contact.pk, "vip", tenant.pk)
     ]
     assert tag_names(contact) == ["vip"]
+
+
+@register
+class SlowInDatabaseHandler(StepHandler):
+    """A database-only step that takes 20 ms."""
+
+    kind = "test_slow_in_database"
+    in_database = True
+
+    def handle(self, ctx, step):
+        time.sleep(0.02)
+        return StepResult(output={})
+
+
+def test_steps_of_one_transaction_are_logged_with_their_real_start(tenant, inline_queue):
+    slow = [{"id": f"s{i}", "type": "test_slow_in_database", "config": {}} for i in range(3)]
+    enrollment = enrollment_create(
+        workflow=make_published(tenant, {"steps": slow}), contact=make_contact(tenant)
+    )
+    inline_queue.drain()
+
+    logs = list(StepLog.objects.filter(enrollment=enrollment).order_by("id"))
+    assert [log.step_id for log in logs] == ["s0", "s1", "s2"]
+    for before, after in itertools.pairwise(logs):
+        assert after.started_at - before.started_at >= timedelta(milliseconds=20)
+        assert after.started_at >= before.finished_at
