@@ -16,9 +16,12 @@ from engine.effects.contacts import contact_adapter
 from engine.models import WebhookDelivery
 from engine.runtime.enrollment import EnrollmentRefused, contact_recheck, enrollment_create
 from engine.triggers.matching import (
+    HOT_WORKFLOW_FIELDS,
     candidates,
     filters_pass,
     listener_from,
+    live_definition,
+    live_workflows,
     tenant_index,
     trigger_context,
 )
@@ -123,13 +126,12 @@ def contact_enroll(
     re-sending it, and a second run of the same delivery enrolls nobody.
     """
     contact = _load_contact(contact_id)
-    workflow = Workflow.objects.select_related("published_version", "tenant").filter(pk=workflow_id)
-    workflow = workflow.first()
+    rows = live_workflows().select_related("tenant")
+    rows = rows.only(*HOT_WORKFLOW_FIELDS, "tenant", "tenant__id", "tenant__timezone")
+    workflow = rows.filter(pk=workflow_id).first()
     if contact is None or workflow is None or workflow.published_version is None:
         return _settled(delivery, WebhookDelivery.Outcome.GONE)
-    listener = listener_from(
-        workflow.pk, workflow.published_version.definition or {}, workflow.tenant.timezone
-    )
+    listener = listener_from(workflow.pk, live_definition(workflow), workflow.tenant.timezone)
     if listener is not None:
         trigger = trigger_context(listener, trigger, occurred_at(trigger))
         trigger["type"] = listener.kind

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from engine.definition.triggers import get_trigger_kind
 from engine.language.conditions import evaluate, reads_contact
+from engine.runtime.flow import flow_for_version
 from engine.triggers.registry import SOURCES
 from workflows.models import Workflow
 
@@ -103,6 +104,39 @@ def build_index(tenant_id: int) -> TenantIndex:
         if listener is not None:
             by_kind.setdefault(listener.kind, []).append(listener)
     return TenantIndex({k: tuple(v) for k, v in by_kind.items()}, recheck)
+
+
+# What the hot paths (a webhook request, an enrolling task) read of a workflow: not its draft
+# (source text, settings, trigger JSON), which would be fetched and decoded on every call.
+HOT_WORKFLOW_FIELDS = (
+    "id",
+    "tenant_id",
+    "name",
+    "status",
+    "webhook_token",
+    "webhook_secret",
+    "published_version",
+    "published_version__id",
+    "published_version__workflow_id",
+)
+
+
+def live_workflows():
+    """Workflows with their published version's id but not its definition (QuerySet).
+
+    Versions never change, so their definitions come from the per-process flow cache
+    (``engine.runtime.flow``); read them with :func:`live_definition`.
+    """
+    return Workflow.objects.select_related("published_version").only(*HOT_WORKFLOW_FIELDS)
+
+
+def live_definition(workflow: Workflow) -> dict[str, Any]:
+    """The published version's trigger and settings (``{}`` when nothing is published)."""
+    version = workflow.published_version
+    if version is None:
+        return {}
+    flow = flow_for_version(version)
+    return {"trigger": dict(flow.trigger), "settings": dict(flow.settings)}
 
 
 def listener_from(workflow_id: int, definition: dict[str, Any], zone: str) -> Listener | None:

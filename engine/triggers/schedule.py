@@ -21,7 +21,7 @@ from engine.definition.triggers import get_trigger_kind
 from engine.language.cron import CronError, crontab_fields, either_day, runs_on
 from engine.runtime.bulk_enroll import enrollments_bulk_create
 from engine.triggers.audience import contacts_matching
-from engine.triggers.matching import Listener, trigger_context
+from engine.triggers.matching import Listener, live_definition, trigger_context
 from workflows.models import Workflow
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,7 @@ def task_name(workflow_id: int) -> str:
 
 def published_trigger(workflow: Workflow) -> dict[str, Any]:
     """The trigger of the live version (the draft may differ until it is published)."""
-    version = workflow.published_version
-    trigger = dict(((version.definition if version else None) or {}).get("trigger") or {})
+    trigger = dict(live_definition(workflow).get("trigger") or {})
     kind = get_trigger_kind(str(trigger.get("type", "")))
     trigger["type"] = kind.type if kind else trigger.get("type")
     return trigger

@@ -27,6 +27,7 @@ from engine.definition.bounded_json import JsonLimitError, JsonLimits, loads_bou
 from engine.effects.contacts import contact_model
 from engine.models import WebhookDelivery
 from engine.runtime import queue
+from engine.triggers.matching import live_workflows
 from engine.triggers.schedule import published_trigger
 from workflows.models import Workflow
 
@@ -156,9 +157,7 @@ def webhook_receive(
     *, token: str, body: bytes, headers: Mapping[str, str], content_type: str
 ) -> WebhookAccepted:
     """Check a delivery and queue its contact's enrollment; WebhookRejected says why not."""
-    workflow = (
-        Workflow.objects.select_related("published_version").filter(webhook_token=token).first()
-    )
+    workflow = live_workflows().filter(webhook_token=token).first()
     if workflow is None or not token:
         raise WebhookRejected(404, "unknown webhook token")
     if len(body) > max_bytes():
