@@ -44,6 +44,7 @@ from engine.runtime.machine import (
     go_to,
     goal_timed_out,
 )
+from engine.runtime.rows import insert_rows
 from engine.runtime.tenancy import cross_tenant_problem
 from workflows.models import Enrollment, ScheduledAction, StepLog
 
@@ -469,44 +470,47 @@ def apply_directive(enrollment: Enrollment, run: RunState, directive: Directive)
 
 
 def write_logs(enrollment: Enrollment, logs: list[LogEntry]) -> None:
+    """One INSERT of the step transaction's logs (``engine.runtime.rows``: the statement's
+    text is built once per process, not compiled by the ORM for every transaction)."""
     if not logs:
         return
-    StepLog.objects.bulk_create(
+    insert_rows(
+        StepLog,
         [
-            StepLog(
-                tenant_id=enrollment.tenant_id,
-                workflow_id=enrollment.workflow_id,
-                version_id=enrollment.version_id,
-                enrollment_id=enrollment.pk,
-                triggering_object_id=str(enrollment.contact_id),
-                step_id=entry.step_id,
-                step_type=entry.step_type,
-                step_name=entry.step_name,
-                visit=entry.visit,
-                attempt=entry.attempt,
-                status=entry.status,
-                input_context=_jsonable(entry.input),
-                raw_output=_jsonable(entry.raw_output),
-                parsed_output=_jsonable(
+            {
+                "tenant_id": enrollment.tenant_id,
+                "workflow_id": enrollment.workflow_id,
+                "version_id": enrollment.version_id,
+                "enrollment_id": enrollment.pk,
+                "triggering_object_id": str(enrollment.contact_id),
+                "step_id": entry.step_id,
+                "step_type": entry.step_type,
+                "step_name": entry.step_name,
+                "visit": entry.visit,
+                "attempt": entry.attempt,
+                "status": entry.status,
+                "input_context": _jsonable(entry.input),
+                "raw_output": _jsonable(entry.raw_output),
+                "parsed_output": _jsonable(
                     entry.parsed_output if entry.parsed_output is not None else entry.output
                 ),
-                error_message=entry.error,
-                next_step=entry.next_step,
-                model_name=entry.model_name,
-                input_tokens=entry.input_tokens,
-                output_tokens=entry.output_tokens,
-                thinking_tokens=entry.thinking_tokens,
-                cached_tokens=entry.cached_tokens,
-                token_usage=_total_tokens(entry),
-                cost=entry.cost,
-                prompt_id=entry.prompt_id,
-                started_at=entry.started_at,
-                finished_at=entry.finished_at,
-                duration_ms=entry.duration_ms,
-                possible_duplicate=entry.possible_duplicate,
-            )
+                "error_message": entry.error,
+                "next_step": entry.next_step,
+                "model_name": entry.model_name,
+                "input_tokens": entry.input_tokens,
+                "output_tokens": entry.output_tokens,
+                "thinking_tokens": entry.thinking_tokens,
+                "cached_tokens": entry.cached_tokens,
+                "token_usage": _total_tokens(entry),
+                "cost": entry.cost,
+                "prompt_id": entry.prompt_id,
+                "started_at": entry.started_at,
+                "finished_at": entry.finished_at,
+                "duration_ms": entry.duration_ms,
+                "possible_duplicate": entry.possible_duplicate,
+            }
             for entry in logs
-        ]
+        ],
     )
 
 
