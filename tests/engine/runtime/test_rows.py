@@ -51,7 +51,8 @@ def test_values_are_adapted_as_the_orm_adapts_them_and_defaults_fill_the_rest(en
     assert first.parsed_output == output
     assert first.cost == Decimal("0.000123")
     assert (first.input_tokens, first.visit, first.attempt) == (7, 1, 1)  # defaults
-    assert first.raw_output is None and first.error_message == ""
+    assert first.raw_output is None
+    assert first.error_message == ""
     assert (second.step_id, second.status) == ("b", "failed")
     assert second.error_message == "it's 'quoted' %s"
 
