@@ -23,10 +23,12 @@ def main() -> None:
 
     django.setup()
     from django.contrib.postgres.expressions import ArraySubquery
-    from django.db import transaction
+    from django.db import connection, transaction
     from django.db.models import OuterRef
+    from django.utils import timezone
 
     from crm.models import Contact, Tag
+    from engine.effects.crm_ops import link_named_statement
     from workflows.models import Enrollment, SideEffect, Workflow
 
     tenant_id = Contact.objects.filter(email="c1@bench.example").values_list("tenant_id", flat=True)
@@ -57,6 +59,15 @@ def main() -> None:
         print(f"-- {label}")
         with transaction.atomic():  # the lock needs one; EXPLAIN ANALYZE changes nothing
             print(queryset.explain(analyze=True).replace("\n", "\n   "), "\n")
+    # add_tag's one statement (raw SQL): ANALYZE runs the INSERT, so it is rolled back.
+    print("-- step: tag found and linked (add_tag, one statement)")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"EXPLAIN ANALYZE {link_named_statement()}",
+            [tenant_id, "t0", enrollment.contact_id, timezone.now()],
+        )
+        print("   " + "\n   ".join(row[0] for row in cursor.fetchall()), "\n")
+        transaction.set_rollback(True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -115,19 +116,7 @@ def link_tag_named(tenant_id: int, contact_id: Any, name: str) -> bool | None:
     if connection.vendor != "postgresql":
         tag = Tag.objects.filter(tenant_id=tenant_id, name=name).first()
         return None if tag is None else link_tag(contact_id, tag)
-    quote = connection.ops.quote_name
-    tags, links = Tag._meta, ContactTag._meta
-    columns = ", ".join(quote(links.get_field(f).column) for f in ("contact", "tag", "created_at"))
-    tag_id, link_id = quote(tags.pk.column), quote(links.pk.column)
-    # Identifiers come from the models' metadata, values are parameters.
-    sql = (
-        f"WITH found AS (SELECT {tag_id} AS id FROM {quote(tags.db_table)} "  # noqa: S608
-        f"WHERE {quote(tags.get_field('tenant').column)} = %s "
-        f"AND {quote(tags.get_field('name').column)} = %s), "
-        f"linked AS (INSERT INTO {quote(links.db_table)} ({columns}) "
-        f"SELECT %s, found.id, %s FROM found ON CONFLICT DO NOTHING RETURNING {link_id}) "
-        f"SELECT found.id, (SELECT linked.{link_id} FROM linked) FROM found"
-    )
+    sql = link_named_statement()
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(sql, [tenant_id, name, contact_id, now])
@@ -138,6 +127,25 @@ def link_tag_named(tenant_id: int, contact_id: Any, name: str) -> bool | None:
         return False
     _announce_link(row[1], contact_id, Tag(pk=row[0], tenant_id=tenant_id, name=name), now)
     return True
+
+
+@cache
+def link_named_statement() -> str:
+    """The PostgreSQL statement of :func:`link_tag_named` (parameters: tenant id, tag name,
+    contact id, link time), built once per process from the models' metadata."""
+    quote = connection.ops.quote_name
+    tags, links = Tag._meta, ContactTag._meta
+    columns = ", ".join(quote(links.get_field(f).column) for f in ("contact", "tag", "created_at"))
+    tag_id, link_id = quote(tags.pk.column), quote(links.pk.column)
+    # Identifiers come from the models' metadata, values are parameters.
+    return (
+        f"WITH found AS (SELECT {tag_id} AS id FROM {quote(tags.db_table)} "  # noqa: S608
+        f"WHERE {quote(tags.get_field('tenant').column)} = %s "
+        f"AND {quote(tags.get_field('name').column)} = %s), "
+        f"linked AS (INSERT INTO {quote(links.db_table)} ({columns}) "
+        f"SELECT %s, found.id, %s FROM found ON CONFLICT DO NOTHING RETURNING {link_id}) "
+        f"SELECT found.id, (SELECT linked.{link_id} FROM linked) FROM found"
+    )
 
 
 def _announce_link(link_id: int, contact_id: Any, tag: Tag, now: datetime) -> None:
