@@ -16,6 +16,8 @@ from django.db import connection
 from django.db.models import OuterRef
 from django.utils.module_loading import import_string
 
+from engine.effects.prepared import first_row
+
 CHANNELS = ("email", "sms", "whatsapp", "voice")
 
 
@@ -30,16 +32,21 @@ class CrmContactAdapter:
         """The contact, with its tag names in the same query on PostgreSQL (``tag_names``).
 
         Raises the model's DoesNotExist when there is no such contact. On PostgreSQL the
-        query's text is compiled once per process (``_load_sql``) and run through ``raw()``:
+        query's text is compiled once per process and run by ``raw()`` (engine.effects.prepared):
         the ORM compiling it anew took three quarters of the load's CPU (bench/README.md).
         """
         model = contact_model()
         if connection.vendor != "postgresql":
             return model.objects.filter(pk=contact_id).get()
-        found = list(model.objects.raw(_load_sql(model), [contact_id]))
-        if not found:
+        found = first_row(
+            key=("contact with tags", model._meta.label),
+            build=lambda pk: _with_tags(model, pk),
+            probes=[PROBE_ID],
+            values=[contact_id],
+        )
+        if found is None:
             raise model.DoesNotExist(f"no {model._meta.label} with id {contact_id}")
-        return found[0]
+        return found
 
     def snapshot(self, contact) -> dict[str, Any]:
         return {
@@ -63,19 +70,16 @@ class CrmContactAdapter:
         return contact.tenant_id
 
 
-@cache
-def _load_sql(model) -> str:
-    """The contact by id with ``tag_names`` (an ARRAY subquery), as SQL with one parameter."""
+PROBE_ID = -918_273_645  # where the contact's id goes in the compiled query
+
+
+def _with_tags(model, contact_id: Any):
+    """The contact by id, annotated with ``tag_names`` (an ARRAY subquery)."""
     tags = model._meta.get_field("tags")
     names = tags.related_model.objects.filter(**{tags.related_query_name(): OuterRef("pk")}).values(
         "name"
     )
-    probe = -918_273_645  # the one parameter: found by its value in the compiled query
-    rows = model.objects.filter(pk=probe).annotate(tag_names=ArraySubquery(names))
-    sql, params = rows.query.sql_with_params()
-    if tuple(params) != (probe,):
-        raise RuntimeError(f"unexpected parameters {params!r} in the contact query")
-    return sql
+    return model.objects.filter(pk=contact_id).annotate(tag_names=ArraySubquery(names))
 
 
 def _tag_names(contact) -> list[str]:

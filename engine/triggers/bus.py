@@ -45,10 +45,17 @@ def make_event(
     return {"kinds": list(kinds), "tenant_id": tenant_id, "contact_id": contact_id, "data": payload}
 
 
+# The event an inbound message fires (crm/signals.py); it is what ``record_reply`` reads.
+REPLY_EVENT = "message_received"
+
+
 def wanted(tenant_id: int, kinds: list[str]) -> bool:
-    """Does any workflow of the tenant listen to one of ``kinds``, or need goal re-checks?"""
+    """Does any workflow of the tenant listen to one of ``kinds``, need goal re-checks, or
+    (for an inbound message) wait to learn that a send was answered?"""
     index = tenant_index(tenant_id)
-    return index.recheck or index.listens(kinds)
+    if index.recheck or index.listens(kinds):
+        return True
+    return index.replies and REPLY_EVENT in kinds
 
 
 def announce(

@@ -63,8 +63,10 @@ def event_dispatch(*, event: dict[str, Any]) -> list[int]:
     contact = _load_contact(contact_id)
     if contact is None:
         return []
-    if tenant_index(tenant_id).recheck:
-        _record_reply(event, data)
+    index = tenant_index(tenant_id)
+    if index.replies or index.recheck:
+        _record_reply(event, data)  # first: a goal re-checked below may read the reply
+    if index.recheck:
         contact_recheck(contact_id=contact_id)
     listeners = candidates(tenant_id, list(event.get("kinds") or ()), data)
     if not listeners:

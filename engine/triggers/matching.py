@@ -46,16 +46,21 @@ class Listener:
 
 @dataclass(frozen=True)
 class TenantIndex:
+    """A tenant's listeners by trigger kind; ``recheck``: some workflow has goals or exit
+    conditions, so every contact event re-checks the contact's live enrollments; ``replies``:
+    some workflow sends messages, so an inbound message marks the send it answers."""
+
     by_kind: dict[str, tuple[Listener, ...]] = field(default_factory=dict)
     recheck: bool = False
+    replies: bool = False
 
     def listens(self, kinds: list[str] | tuple[str, ...]) -> bool:
         return any(kind in self.by_kind for kind in kinds)
 
 
-RECHECK_KINDS = frozenset(
-    {"goal", "send_sms", "send_whatsapp", "send_message", "send_email", "make_call"}
-)
+RECHECK_KINDS = frozenset({"goal"})
+# Steps whose sends an inbound message can answer (``record_reply``).
+REPLY_KINDS = frozenset({"send_sms", "send_whatsapp", "send_message", "send_email", "make_call"})
 
 _cache: dict[int, tuple[float, TenantIndex]] = {}
 
@@ -89,21 +94,24 @@ def build_index(tenant_id: int) -> TenantIndex:
         tenant_id=tenant_id, status__in=_RECHECK_STATUSES, published_version__isnull=False
     ).values_list("id", "status", "published_version__definition", "tenant__timezone")
     by_kind: dict[str, list[Listener]] = {}
-    recheck = False
+    recheck = replies = False
     for workflow_id, status, definition, tenant_zone in rows:
         definition = definition or {}
         wf_settings = definition.get("settings") or {}
         steps = definition.get("steps") or []
         kinds = {s.get("type") for s in steps}
-        # Goals and exit conditions re-check on events; send steps learn about replies.
+        # Goals and exit conditions re-check on every contact event; send steps only need
+        # inbound messages (a tag or a field change in such a tenant is no event for them).
         if wf_settings.get("exit_conditions") or kinds & RECHECK_KINDS:
             recheck = True
+        if kinds & REPLY_KINDS:
+            replies = True
         if status != Workflow.Status.ACTIVE:
             continue
         listener = listener_from(workflow_id, definition, tenant_zone)
         if listener is not None:
             by_kind.setdefault(listener.kind, []).append(listener)
-    return TenantIndex({k: tuple(v) for k, v in by_kind.items()}, recheck)
+    return TenantIndex({k: tuple(v) for k, v in by_kind.items()}, recheck, replies)
 
 
 # What the hot paths (a webhook request, an enrolling task) read of a workflow: not its draft
@@ -132,10 +140,9 @@ def live_workflows():
 
 def live_definition(workflow: Workflow) -> dict[str, Any]:
     """The published version's trigger and settings (``{}`` when nothing is published)."""
-    version = workflow.published_version
-    if version is None:
+    if workflow.published_version_id is None:
         return {}
-    flow = flow_for_version(version)
+    flow = flow_for_version(workflow.published_version_id)
     return {"trigger": dict(flow.trigger), "settings": dict(flow.settings)}
 
 

@@ -25,9 +25,9 @@ from django.utils import timezone
 from crm.phones import PhoneNumberInvalid, tenant_e164
 from engine.definition.bounded_json import JsonLimitError, JsonLimits, loads_bounded
 from engine.effects.contacts import contact_model
+from engine.effects.prepared import first_row
 from engine.models import WebhookDelivery
 from engine.runtime import queue
-from engine.triggers.matching import live_workflows
 from engine.triggers.schedule import published_trigger
 from workflows.models import Workflow
 
@@ -121,6 +121,14 @@ def _lookup(body: dict[str, Any], key: str) -> str:
     return str(value).strip() if isinstance(value, str | int) else ""
 
 
+# Where the values go in the prepared queries below (engine.effects.prepared).
+PROBE_ID, PROBE_TEXT = -918_273_646, "\x00probe\x00"
+# What a request reads of its workflow; the trigger comes from the flow cache by version id.
+REQUEST_FIELDS = (
+    "id", "tenant", "name", "status", "webhook_token", "webhook_secret", "published_version",
+)  # fmt: skip
+
+
 def _contact_for(
     workflow: Workflow, body: dict[str, Any], config: dict[str, Any]
 ) -> tuple[Any, bool]:
@@ -138,9 +146,16 @@ def _contact_for(
         raise WebhookRejected(400, f"body {exc}") from None
     if match_by == "phone":
         value = fields["phone"]
-    contacts = contact_model().objects.filter(tenant_id=workflow.tenant_id)
-    lookup = {"email__iexact": value} if match_by == "email" else {"phone": value}
-    contact = contacts.filter(**lookup).order_by("pk").first()
+    model = contact_model()
+    lookup = "email__iexact" if match_by == "email" else "phone"
+    contact = first_row(
+        key=("webhook: contact by", lookup, model._meta.label),
+        build=lambda tenant_id, match: model.objects.filter(
+            tenant_id=tenant_id, **{lookup: match}
+        ).order_by("pk")[:1],
+        probes=[PROBE_ID, PROBE_TEXT],
+        values=[workflow.tenant_id, value],
+    )
     if contact is not None:
         return contact, False
     if not config.get("create"):
@@ -157,7 +172,12 @@ def webhook_receive(
     *, token: str, body: bytes, headers: Mapping[str, str], content_type: str
 ) -> WebhookAccepted:
     """Check a delivery and queue its contact's enrollment; WebhookRejected says why not."""
-    workflow = live_workflows().filter(webhook_token=token).first()
+    workflow = first_row(
+        key="webhook: workflow by token",
+        build=lambda value: Workflow.objects.only(*REQUEST_FIELDS).filter(webhook_token=value),
+        probes=[PROBE_TEXT],
+        values=[token],
+    )
     if workflow is None or not token:
         raise WebhookRejected(404, "unknown webhook token")
     if len(body) > max_bytes():

@@ -300,3 +300,27 @@ def test_the_registry_describes_every_canonical_kind():
         assert "contact_id" in source.context_keys
     assert trigger_source("sms_received").channel == "sms"
     assert trigger_source("nope") is None
+
+
+def test_a_send_step_wants_inbound_messages_but_not_every_contact_event():
+    # Before: any send step made every tag and field change of the tenant an event that
+    # loaded the contact and re-checked its enrollments, for nothing (no goal, no exit rule).
+    tenant = make_tenant()
+    listening(
+        tenant, "manual", steps=[{"id": "hi", "type": "send_sms", "config": {"message": "Hi"}}]
+    )
+
+    index = matching.tenant_index(tenant.pk)
+
+    assert (index.recheck, index.replies) == (False, True)
+    assert bus.wanted(tenant.pk, ["message_received", "sms_received"]) is True
+    assert bus.wanted(tenant.pk, ["tag_added"]) is False
+    assert bus.wanted(tenant.pk, ["contact_updated"]) is False
+
+
+def test_exit_conditions_want_every_contact_event():
+    tenant = make_tenant()
+    rule = [{"field": "stage", "operator": "equals", "value": "customer"}]
+    listening(tenant, "manual", exit_conditions=rule)
+
+    assert bus.wanted(tenant.pk, ["tag_added"]) is True
