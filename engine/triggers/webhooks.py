@@ -150,9 +150,10 @@ def _contact_for(
     lookup = "email__iexact" if match_by == "email" else "phone"
     contact = first_row(
         key=("webhook: contact by", lookup, model._meta.label),
-        build=lambda tenant_id, match: model.objects.filter(
-            tenant_id=tenant_id, **{lookup: match}
-        ).order_by("pk")[:1],
+        # Two filter() calls keep the parameters in this order (one call sorts its keywords).
+        build=lambda tenant_id, match: (
+            model.objects.filter(tenant_id=tenant_id).filter(**{lookup: match}).order_by("pk")[:1]
+        ),
         probes=[PROBE_ID, PROBE_TEXT],
         values=[workflow.tenant_id, value],
     )

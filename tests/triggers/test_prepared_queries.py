@@ -1,0 +1,65 @@
+"""Hot queries compiled once per process (engine/effects/prepared.py)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from crm.models import Contact
+from engine.effects import prepared
+from tests.cast import make_contact, make_tenant
+from tests.triggers.helpers import listening
+from tests.triggers.test_webhooks import post
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_webhooks_lookups_and_the_contact_load_are_prepared(
+    require_postgres, client, trigger_queue
+):
+    # A parameter order that does not match the probes would silently fall back to the ORM
+    # (and warn once per process): each hot query must really be prepared.
+    for match_by, value in (("email", "ann@example.com"), ("phone", "+4930123456")):
+        tenant = make_tenant()
+        workflow = listening(tenant, "webhook", config={"match_by": match_by})
+        contact = make_contact(tenant, email="ann@example.com", phone="+4930123456")
+        assert post(client, workflow, {match_by: value}).status_code == 202
+        trigger_queue.drain()
+        assert workflow.enrollments.get().contact_id == contact.pk
+
+    keys = {
+        "webhook: workflow by token",
+        ("webhook: contact by", "email__iexact", "crm.Contact"),
+        ("webhook: contact by", "phone", "crm.Contact"),
+        ("contact with tags", "crm.Contact"),
+    }
+    assert {key for key in keys if prepared._SQL.get(key) is not None} == keys
+
+
+def test_a_shape_that_reorders_its_values_falls_back_to_the_orm(caplog):
+    tenant = make_tenant()
+    ann = make_contact(tenant, email="ann@example.com")
+
+    def build(tenant_id, email):  # one filter() call sorts its keywords: email comes first
+        return Contact.objects.filter(tenant_id=tenant_id, email=email)
+
+    found = prepared.first_row(
+        key="test: reordered", build=build, probes=[-1, "probe"], values=[tenant.pk, ann.email]
+    )
+    assert found == ann
+    if connection.vendor == "postgresql":
+        assert prepared._SQL["test: reordered"] is None
+        assert "not its probes" in caplog.text
+
+
+def test_no_row_is_none(require_postgres):
+    tenant = make_tenant()
+    found = prepared.first_row(
+        key="test: by email",
+        build=lambda tenant_id, email: Contact.objects.filter(tenant_id=tenant_id).filter(
+            email=email
+        ),
+        probes=[-1, "probe"],
+        values=[tenant.pk, "nobody@example.com"],
+    )
+    assert found is None
