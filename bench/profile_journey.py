@@ -14,7 +14,6 @@ the deployment (no HTTP, no broker): a magnifying glass for where a journey's CP
 from __future__ import annotations
 
 import cProfile
-import json
 import os
 import pstats
 import sys
@@ -46,7 +45,7 @@ def main() -> None:
 
     from automation_studio.celery import app
     from engine.runtime import queue
-    from engine.triggers.webhooks import sign
+    from tests.triggers.test_webhooks import post  # the tests' signed POST
     from workflows.models import Workflow
 
     app.loader.import_default_modules()
@@ -57,18 +56,8 @@ def main() -> None:
     client, held = Client(), []
 
     def request(i: int) -> None:
-        body = json.dumps({"email": f"C{i}@Bench.Example", "source": "profile"}).encode()
-        stamp = str(int(time.time()))
-        response = client.post(
-            f"/hooks/{workflow.webhook_token}/",
-            data=body,
-            content_type="application/json",
-            HTTP_X_STUDIO_TIMESTAMP=stamp,
-            HTTP_X_STUDIO_SIGNATURE=sign(
-                secret=workflow.webhook_secret, timestamp=stamp, body=body
-            ),
-            HTTP_X_STUDIO_DELIVERY=uuid.uuid4().hex,
-        )
+        payload = {"email": f"C{i}@Bench.Example", "source": "profile"}
+        response = post(client, workflow, payload, delivery=uuid.uuid4().hex)
         if response.status_code != 202:
             sys.exit(f"the webhook answered {response.status_code}: {response.content!r}")
 
