@@ -159,18 +159,3 @@ def retry_view(modeladmin, request, object_id: str):
             messages.SUCCESS,
         )
     return back
-    if not has_role(request, enrollment.tenant_id, EDIT_ROLES):
-        modeladmin.message_user(request, "Retrying needs the editor role.", messages.ERROR)
-        return HttpResponseRedirect(back)
-    try:
-        started = enrollment_retry(enrollment=enrollment, actor=request.user)
-    except RetryRefused as exc:
-        modeladmin.message_user(request, f"Not retried: {exc}.", messages.ERROR)
-    else:
-        when = "it runs when the workflow is resumed" if started.held else "it runs within seconds"
-        modeladmin.message_user(
-            request,
-            f"Retrying step '{started.step_id}' (attempt {started.attempt}); {when}.",
-            messages.SUCCESS,
-        )
-    return HttpResponseRedirect(back)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import time
-
 import pytest
 
 from crm.models import Message
-from engine.triggers.webhooks import sign
 from tests.cast import make_contact, make_tenant
 from tests.triggers.helpers import listening
+from tests.triggers.test_webhooks import post
 from workflows.models import Enrollment, ScheduledAction
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
@@ -58,20 +55,9 @@ def test_a_signed_webhook_is_enrolled_by_the_worker(
     tenant = make_tenant()
     workflow = listening(tenant, "webhook")
     contact = make_contact(tenant, email="hook@example.com")
-    body = json.dumps({"email": "hook@example.com"}).encode()
-    stamp = str(int(time.time()))
 
     with e2e_worker.dispatching():
-        response = client.post(
-            f"/hooks/{workflow.webhook_token}/",
-            data=body,
-            content_type="application/json",
-            HTTP_X_STUDIO_TIMESTAMP=stamp,
-            HTTP_X_STUDIO_SIGNATURE=sign(
-                secret=workflow.webhook_secret, timestamp=stamp, body=body
-            ),
-            HTTP_X_STUDIO_DELIVERY="e2e-1",
-        )
+        response = post(client, workflow, {"email": "hook@example.com"}, delivery="e2e-1")
 
     assert response.status_code == 202
     e2e_worker.wait_for(lambda: started(workflow, contact))
