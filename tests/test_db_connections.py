@@ -52,6 +52,32 @@ def test_celery_fixup_is_told_not_to_close_connections_around_each_task():
     assert settings_value("settings.CELERY_DB_REUSE_MAX", env=POSTGRES) == "1000000000"
 
 
+def test_postgres_binds_parameters_server_side_and_prepares_repeated_statements():
+    options = "settings.DATABASES['default']['OPTIONS']"
+    assert settings_value(options, env=POSTGRES) == (
+        "{'server_side_binding': True, 'prepare_threshold': 5}"
+    )
+    off = {**POSTGRES, "DATABASE_SERVER_SIDE_BINDING": "0"}
+    assert settings_value(options, env=off) == "{}"
+    sqlite = {"DATABASE_URL": "sqlite:///x.sqlite3"}
+    assert "server_side_binding" not in settings_value(options, env=sqlite)
+
+
+@pytest.mark.usefixtures("require_postgres")
+@pytest.mark.django_db
+def test_a_statement_run_five_times_on_a_connection_is_prepared_by_postgres():
+    marker = "SELECT %s::int AS prepared_probe"
+    with connection.cursor() as cursor:
+        for value in range(6):
+            cursor.execute(marker, [value])
+            assert cursor.fetchone() == (value,)
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%prepared_probe%"],
+        )
+        assert cursor.fetchone() == (1,)
+
+
 def worker_backends() -> set[tuple[int, object]]:
     """(pid, backend start) of every other session on the test database."""
     with connection.cursor() as cursor:

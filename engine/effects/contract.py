@@ -51,6 +51,9 @@ class StepContext:
     services: Any
     successor: str
     render_value: Callable[[Any], Any]
+    # ``data`` checked once for rendering (templating.check_context): text rendered over it
+    # skips the O(size) re-check of the whole context (None: ``data`` is checked per render).
+    checked: Mapping[str, Any] | None = None
 
     @property
     def dry_run(self) -> bool:

@@ -20,7 +20,8 @@ def render_text(ctx: StepContext, value: Any, *, where: str, html: bool = False)
     if value is None:
         return ""
     try:
-        return render(str(value), ctx.data, html=html)
+        data = ctx.checked if ctx.checked is not None else ctx.data
+        return render(str(value), data, html=html)
     except TemplateError as exc:
         raise StepFailed(f"{where}: {exc}") from None
 

@@ -70,4 +70,5 @@ def step_context(
         services=services,
         successor=flow.successor(step_id),
         render_value=lambda value: render_value(value, checked),
+        checked=checked,
     )

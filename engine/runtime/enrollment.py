@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from engine.effects.contacts import contact_adapter
@@ -25,6 +25,7 @@ from engine.runtime.executor import (
 )
 from engine.runtime.flow import flow_for_version
 from engine.runtime.machine import EXITED, RunState, check_interrupts, finish, go_to
+from engine.runtime.rows import insert_instance
 from engine.runtime.tenancy import mark_consistent
 from workflows.models import Enrollment, Workflow, WorkflowVersion
 
@@ -59,17 +60,21 @@ def enrollment_create(
     """
     if workflow.status != Workflow.Status.ACTIVE:
         raise EnrollmentRefused(f"workflow '{workflow.name}' is {workflow.status}, not active")
-    version = version or workflow.published_version
     if version is None:
+        # The published version is the workflow's own (a database trigger checks the link,
+        # Workflow.tenant_links): its id will do; the definition comes from the flow cache.
+        version_id = workflow.published_version_id
+    elif version.workflow_id != workflow.pk:
+        raise EnrollmentRefused(f"version {version.pk} is not a version of '{workflow.name}'")
+    else:
+        version_id = version.pk
+    if version_id is None:
         raise EnrollmentRefused(f"workflow '{workflow.name}' has no published version")
     if contact_adapter().tenant_id(contact) != workflow.tenant_id:
         raise EnrollmentRefused("the contact belongs to another tenant")
-    if version.workflow_id != workflow.pk:
-        raise EnrollmentRefused(f"version {version.pk} is not a version of '{workflow.name}'")
-    flow = flow_for_version(version)
+    flow = flow_for_version(version_id)
     reenrollable = bool(flow.settings.get("allow_reenrollment"))
-    earlier = Enrollment.objects.filter(workflow=workflow, contact=contact)
-    sequence = (earlier.aggregate(n=Max("sequence"))["n"] or 0) + 1
+    sequence = last_sequence(workflow.pk, contact.pk) + 1
     if sequence > 1 and not reenrollable:
         return None  # once per contact, across versions (the database refuses it too)
     now = timezone.now()
@@ -84,10 +89,10 @@ def enrollment_create(
         with transaction.atomic():
             if claim is not None and not claim():
                 return None  # a second delivery of the same work: the first one enrolled
-            enrollment = Enrollment.objects.create(
+            enrollment = Enrollment(
                 tenant_id=workflow.tenant_id,
                 workflow=workflow,
-                version=version,
+                version_id=version_id,
                 contact=contact,
                 status=run.status,
                 current_step=run.current_step,
@@ -96,6 +101,7 @@ def enrollment_create(
                 sequence=sequence,
                 completed_at=now if directive.kind == "finish" else None,
             )
+            insert_instance(enrollment)  # the statement is built once per process
             if inline:
                 # The first steps run in this transaction (one commit, no lock to take).
                 go_on = first_steps_run(
@@ -112,6 +118,34 @@ def enrollment_create(
     if inline:
         go_on()
     return enrollment
+
+
+def last_sequence(workflow_id: int, contact_id: Any) -> int:
+    """The highest ``sequence`` of the contact's enrollments in the workflow (0: none yet).
+
+    One indexed SELECT with its text built once per process (the ORM's aggregate compiled
+    anew cost 0.5 ms of CPU per enrollment here)."""
+    contact_field = Enrollment._meta.get_field("contact")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _last_sequence_sql(connection.vendor),
+            [workflow_id, contact_field.get_db_prep_value(contact_id, connection)],
+        )
+        row = cursor.fetchone()
+    return (row[0] if row else None) or 0
+
+
+@functools.cache
+def _last_sequence_sql(vendor: str) -> str:
+    quote, meta = connection.ops.quote_name, Enrollment._meta
+    column = {
+        name: quote(meta.get_field(name).column) for name in ("sequence", "workflow", "contact")
+    }
+    # Identifiers come from the model's metadata; the values are parameters.
+    return (
+        f"SELECT MAX({column['sequence']}) FROM {quote(meta.db_table)} "  # noqa: S608
+        f"WHERE {column['workflow']} = %s AND {column['contact']} = %s"
+    )
 
 
 def enrollment_exit(*, enrollment_id: int, reason: str = "manual") -> bool:

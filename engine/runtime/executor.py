@@ -25,6 +25,7 @@ from engine.effects.durability import (
     tracking_outside_calls,
 )
 from engine.effects.live_services import LiveServices
+from engine.effects.prepared import first_row
 from engine.effects.zones import workflow_zone
 from engine.handlers.base import is_pure, stays_in_database
 from engine.runtime import queue, state
@@ -44,7 +45,7 @@ from engine.runtime.machine import (
     go_to,
     goal_timed_out,
 )
-from engine.runtime.rows import insert_rows
+from engine.runtime.rows import insert_rows, update_fields
 from engine.runtime.tenancy import cross_tenant_problem
 from workflows.models import Enrollment, ScheduledAction, StepLog
 
@@ -55,8 +56,18 @@ MAX_INLINE_STEPS = 25
 
 
 def lock_enrollment(enrollment_id: int) -> Enrollment | None:
-    # No join: the version's definition comes from the per-process flow cache.
-    return Enrollment.objects.select_for_update().filter(pk=enrollment_id).first()
+    """The enrollment row, locked (``SELECT … FOR UPDATE``) until the transaction ends; None
+    when it is gone. Compiled once per process (``engine.effects.prepared``): every step
+    transaction takes this lock. No join: the definition comes from the flow cache."""
+    return first_row(
+        key="executor: lock enrollment",
+        build=lambda pk: Enrollment.objects.select_for_update().filter(pk=pk),
+        probes=[_PROBE_ID],
+        values=[enrollment_id],
+    )
+
+
+_PROBE_ID = -918_273_645  # where the id goes in the compiled statement
 
 
 def run_state_of(enrollment: Enrollment) -> RunState:
@@ -400,7 +411,7 @@ def persist(
         if was_waiting:
             # Only a waiting enrollment has scheduled work (a running one marked it done).
             cancel_pending(enrollment.pk)
-    enrollment.save(update_fields=[*fields, "updated_at"])
+    update_fields(enrollment, (*fields, "updated_at"))  # save(update_fields=…), prepared
     write_logs(enrollment, logs)
     if dispatch or directive.kind != "run":
         apply_directive(enrollment, run, directive)

@@ -13,6 +13,8 @@ from django.utils.dateparse import parse_datetime
 
 from crm.models import Message
 from engine.effects.contacts import contact_adapter
+from engine.effects.prepared import first_row
+from engine.effects.zones import tenant_zone_name
 from engine.models import WebhookDelivery
 from engine.runtime.enrollment import EnrollmentRefused, contact_recheck, enrollment_create
 from engine.triggers.matching import (
@@ -21,12 +23,11 @@ from engine.triggers.matching import (
     filters_pass,
     listener_from,
     live_definition,
-    live_workflows,
     tenant_index,
     trigger_context,
 )
 from engine.triggers.tracking import record_reply
-from engine.triggers.webhooks import delivery_claim, delivery_settle
+from engine.triggers.webhooks import PROBE_ID, delivery_claim, delivery_settle
 from workflows.models import Workflow
 
 logger = logging.getLogger(__name__)
@@ -128,12 +129,18 @@ def contact_enroll(
     re-sending it, and a second run of the same delivery enrolls nobody.
     """
     contact = _load_contact(contact_id)
-    rows = live_workflows().select_related("tenant")
-    rows = rows.only(*HOT_WORKFLOW_FIELDS, "tenant", "tenant__id", "tenant__timezone")
-    workflow = rows.filter(pk=workflow_id).first()
-    if contact is None or workflow is None or workflow.published_version is None:
+    # The row alone (compiled once per process); its version's definition and its tenant's
+    # zone come from per-process caches (the flow cache, engine.effects.zones).
+    workflow = first_row(
+        key="enroll: workflow by id",
+        build=lambda pk: Workflow.objects.only(*HOT_WORKFLOW_FIELDS).filter(pk=pk),
+        probes=[PROBE_ID],
+        values=[workflow_id],
+    )
+    if contact is None or workflow is None or workflow.published_version_id is None:
         return _settled(delivery, WebhookDelivery.Outcome.GONE)
-    listener = listener_from(workflow.pk, live_definition(workflow), workflow.tenant.timezone)
+    zone = tenant_zone_name(workflow.tenant_id)
+    listener = listener_from(workflow.pk, live_definition(workflow), zone)
     if listener is not None:
         trigger = trigger_context(listener, trigger, occurred_at(trigger))
         trigger["type"] = listener.kind

@@ -14,12 +14,13 @@ import hmac
 import re
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from crm.phones import PhoneNumberInvalid, tenant_e164
@@ -28,6 +29,7 @@ from engine.effects.contacts import contact_model
 from engine.effects.prepared import first_row
 from engine.models import WebhookDelivery
 from engine.runtime import queue
+from engine.runtime.rows import insert_instance, update_fields
 from engine.triggers.schedule import published_trigger
 from workflows.models import Workflow
 
@@ -191,14 +193,18 @@ def webhook_receive(
     delivery_id = _header(headers, DELIVERY_HEADER)
     if not delivery_id or len(delivery_id) > 200:
         raise WebhookRejected(400, f"missing (or over 200 characters) {DELIVERY_HEADER} header")
-    # One transaction, three statements: find the contact (an index lookup), record the
-    # delivery with it (a replay breaks the unique key), enqueue the enrollment on commit.
-    # The delivery row keeps the task's trigger data and stays "owed" (no outcome) until the
-    # task enrolls or decides not to, so a lost message is re-sent by the sweep.
+    # Two statements: find the contact (an index lookup), record the delivery with it (a
+    # replay breaks the unique key), then enqueue the enrollment once that is committed. The
+    # delivery row keeps the task's trigger data and stays "owed" (no outcome) until the task
+    # enrolls or decides not to, so a lost message is re-sent by the sweep. A transaction
+    # (two more round trips) only when the contact may be created: a replay must not keep it
+    # (and a savepoint when a caller's transaction is open: a replay must not break it).
+    config = trigger.get("config") or {}
+    atomic = bool(config.get("create")) or connection.in_atomic_block
     replayed = False
     try:
-        with transaction.atomic():
-            contact, created = _contact_for(workflow, data, trigger.get("config") or {})
+        with transaction.atomic() if atomic else nullcontext():
+            contact, created = _contact_for(workflow, data, config)
             now = timezone.now()
             context = {
                 "type": "webhook",
@@ -207,21 +213,23 @@ def webhook_receive(
                 "received_at": now.isoformat(),
                 "contact_id": contact.pk,
             }
+            delivery = WebhookDelivery(
+                workflow=workflow,
+                delivery_id=delivery_id,
+                signature=signed,
+                contact_id=str(contact.pk),
+                trigger=context,
+                sent_at=now,
+            )
             try:
-                delivery = WebhookDelivery.objects.create(
-                    workflow=workflow,
-                    delivery_id=delivery_id,
-                    signature=signed,
-                    contact_id=str(contact.pk),
-                    trigger=context,
-                    sent_at=now,
-                )
+                insert_instance(delivery)  # its statement built once per process
             except IntegrityError:
                 replayed = True
                 raise
             args = queue.delivery_enroll_args(workflow.pk, delivery.pk, context)
             # Robust: the delivery is committed and owed, so a broker that fails here is
             # logged and the sweep sends the task later; the sender still gets its 202.
+            # (Outside a transaction on_commit calls it at once: the INSERT has committed.)
             transaction.on_commit(lambda: queue.dispatch(ENROLL, args), robust=True)
     except IntegrityError:
         if not replayed:
@@ -236,8 +244,11 @@ def delivery_claim(delivery_pk: int) -> Callable[[], bool]:
     the first to commit and then finds the outcome set (False: it enrolls nobody)."""
 
     def claim() -> bool:
-        owed = WebhookDelivery.objects.filter(pk=delivery_pk, outcome="")
-        return owed.update(outcome=WebhookDelivery.Outcome.ENROLLED, handled_at=timezone.now()) == 1
+        settled = WebhookDelivery(
+            pk=delivery_pk, outcome=WebhookDelivery.Outcome.ENROLLED, handled_at=timezone.now()
+        )
+        # filter(pk=…, outcome="").update(…), its statement built once per process.
+        return update_fields(settled, ("outcome", "handled_at"), only_if={"outcome": ""}) == 1
 
     return claim
 

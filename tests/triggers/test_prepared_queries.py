@@ -32,6 +32,7 @@ def test_the_webhooks_lookups_and_the_contact_load_are_prepared(
         ("webhook: contact by", "email__iexact", "crm.Contact"),
         ("webhook: contact by", "phone", "crm.Contact"),
         ("contact with tags", "crm.Contact"),
+        "enroll: workflow by id",
     }
     assert {key for key in keys if prepared._SQL.get(key) is not None} == keys
 
@@ -63,3 +64,20 @@ def test_no_row_is_none(require_postgres):
         values=[tenant.pk, "nobody@example.com"],
     )
     assert found is None
+
+
+def test_the_enrollment_lock_is_prepared_with_its_for_update(require_postgres):
+    from engine.runtime.enrollment import enrollment_create
+    from engine.runtime.executor import lock_enrollment
+    from tests.cast import make_published
+
+    tenant = make_tenant()
+    steps = [{"id": "a", "type": "wait", "config": {"duration": "1h"}}]
+    workflow = make_published(tenant, {"name": "Lock", "steps": steps})
+    enrollment = enrollment_create(workflow=workflow, contact=make_contact(tenant))
+
+    locked = lock_enrollment(enrollment.pk)
+    assert (locked.pk, locked.status) == (enrollment.pk, "active")
+    assert lock_enrollment(enrollment.pk + 10_000) is None
+    sql, _model = prepared._SQL["executor: lock enrollment"]
+    assert sql.rstrip().endswith("FOR UPDATE")

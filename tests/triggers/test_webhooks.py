@@ -8,6 +8,8 @@ from datetime import timedelta
 from itertools import count
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.models import Contact
@@ -187,6 +189,41 @@ def test_a_replayed_delivery_is_refused(client, trigger_queue, hook):
     assert first.status_code == 202
     assert again.status_code == 409
     assert again.json() == {"error": "delivery 'evt-7' was already received"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_that_creates_no_contact_opens_no_transaction(client, trigger_queue, hook):
+    # Autocommit: find the contact, INSERT the delivery (committed), enqueue; no BEGIN/COMMIT.
+    tenant, workflow = hook
+    make_contact(tenant, email="ann@example.com")
+    post(client, workflow, {"email": "ann@example.com", "n": 0})  # warm: caches, the index
+    trigger_queue.drain()
+    trigger_queue.sent.clear()
+
+    with CaptureQueriesContext(connection) as captured:
+        body = {"email": "ann@example.com", "n": 1}
+        response = post(client, workflow, body, delivery="evt-auto")
+        again = post(client, workflow, {**body, "n": 2}, delivery="evt-auto")
+
+    assert (response.status_code, again.status_code) == (202, 409)
+    sql = [query["sql"] for query in captured.captured_queries]
+    assert not [q for q in sql if q.startswith(("BEGIN", "SAVEPOINT", "COMMIT"))], sql
+    assert len(trigger_queue.sent) == 1  # enqueued once, the INSERT being committed
+    assert WebhookDelivery.objects.filter(delivery_id="evt-auto").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_to_a_creating_workflow_keeps_no_contact_it_would_have_created(
+    client, trigger_queue
+):
+    tenant = make_tenant()
+    workflow = listening(tenant, "webhook", config={"match_by": "email", "create": True})
+    first = post(client, workflow, {"email": "first@example.com"}, delivery="evt-9")
+    again = post(client, workflow, {"email": "second@example.com"}, delivery="evt-9")
+
+    assert (first.status_code, again.status_code) == (202, 409)
+    assert Contact.objects.filter(tenant=tenant, email="first@example.com").exists()
+    assert not Contact.objects.filter(tenant=tenant, email="second@example.com").exists()
 
 
 def test_a_captured_request_replayed_under_new_delivery_ids_is_refused(client, trigger_queue):

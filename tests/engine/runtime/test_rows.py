@@ -1,16 +1,20 @@
-"""``insert_rows``: the step logs' INSERT, with a statement built once per model."""
+"""``engine.runtime.rows``: INSERTs and UPDATEs of hot rows, their statements built once."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, connection, models, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from engine.runtime.enrollment import enrollment_create
-from engine.runtime.rows import insert_rows
+from crm.models import Contact
+from engine.models import WebhookDelivery
+from engine.runtime.enrollment import enrollment_create, last_sequence
+from engine.runtime.rows import _prep, insert_instance, insert_rows, update_fields
 from tests.cast import make_contact, make_published, make_tenant
-from workflows.models import StepLog
+from workflows.models import Enrollment, StepLog
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +70,89 @@ def test_an_unknown_column_is_refused_before_anything_is_written(enrollment):
 def test_no_rows_writes_nothing(enrollment):
     assert insert_rows(StepLog, []) == 0
     assert not StepLog.objects.filter(enrollment=enrollment).exists()
+
+
+def test_insert_instance_stamps_auto_times_sets_the_key_and_adapts_json(enrollment):
+    before = timezone.now()
+    delivery = WebhookDelivery(
+        workflow_id=enrollment.workflow_id,
+        delivery_id="d-1",
+        contact_id="7",
+        trigger={"body": {"when": "näh", "n": [1, None]}},
+        sent_at=before,
+    )
+    with CaptureQueriesContext(connection) as captured:
+        key = insert_instance(delivery)
+
+    assert len(captured) == 1
+    assert "RETURNING" in captured[0]["sql"]
+    assert delivery.pk == key
+    assert not delivery._state.adding
+    stored = WebhookDelivery.objects.get(pk=key)
+    assert stored.trigger == {"body": {"when": "näh", "n": [1, None]}}
+    assert stored.received_at >= before  # auto_now_add, stamped by the field's pre_save
+    assert (stored.outcome, stored.signature) == ("", None)
+
+
+def test_insert_instance_raises_the_databases_integrity_error_and_keeps_no_key(enrollment):
+    delivery = {
+        "workflow_id": enrollment.workflow_id,
+        "delivery_id": "same",
+        "sent_at": timezone.now(),
+    }
+    insert_instance(WebhookDelivery(**delivery))
+    again = WebhookDelivery(**delivery)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_instance(again)
+    assert again.pk is None
+    assert WebhookDelivery.objects.filter(delivery_id="same").count() == 1
+
+
+def test_update_fields_writes_only_the_named_fields_and_stamps_auto_now(enrollment):
+    stale = Enrollment.objects.get(pk=enrollment.pk)
+    Enrollment.objects.filter(pk=enrollment.pk).update(error="written elsewhere")
+    stale.current_step, stale.context = "b", {"steps": {"a": {"ok": True}}}
+    before = timezone.now()
+
+    assert update_fields(stale, ("current_step", "context", "updated_at")) == 1
+
+    stored = Enrollment.objects.get(pk=enrollment.pk)
+    assert (stored.current_step, stored.context) == ("b", {"steps": {"a": {"ok": True}}})
+    assert stored.error == "written elsewhere"  # not named: left alone
+    assert stored.updated_at >= before
+
+
+def test_update_fields_only_if_writes_only_while_the_guard_holds(enrollment):
+    delivery = WebhookDelivery(
+        workflow_id=enrollment.workflow_id, delivery_id="g", sent_at=timezone.now()
+    )
+    insert_instance(delivery)
+    claim = WebhookDelivery(pk=delivery.pk, outcome="enrolled", handled_at=timezone.now())
+
+    assert update_fields(claim, ("outcome", "handled_at"), only_if={"outcome": ""}) == 1
+    claim.outcome = "filtered"
+    assert update_fields(claim, ("outcome",), only_if={"outcome": ""}) == 0
+    assert WebhookDelivery.objects.get(pk=delivery.pk).outcome == "enrolled"
+
+
+def test_values_skipped_by_prep_are_exactly_what_the_field_would_write():
+    db = connection
+    cases = [
+        (StepLog._meta.get_field("step_id"), "a'b %s"),
+        (StepLog._meta.get_field("visit"), 3),
+        (StepLog._meta.get_field("enrollment"), 12),
+        (StepLog._meta.get_field("possible_duplicate"), True),
+        (StepLog._meta.get_field("input_tokens"), None),
+    ]
+    for field, value in cases:
+        assert _prep(field, value, db) == field.get_db_prep_save(value, db), field.name
+    # Anything else goes through the field: a str for an integer column, a subclass's value.
+    assert _prep(StepLog._meta.get_field("visit"), "3", db) == 3
+    phone = Contact._meta.get_field("phone")  # a CharField subclass with its own preparation
+    assert isinstance(phone, models.CharField)
+    assert _prep(phone, "+4930123456", db) == phone.get_db_prep_save("+4930123456", db)
+
+
+def test_last_sequence_counts_every_earlier_enrollment_of_the_contact(enrollment):
+    assert last_sequence(enrollment.workflow_id, enrollment.contact_id) == 1
+    assert last_sequence(enrollment.workflow_id, enrollment.contact_id + 1000) == 0
