@@ -234,10 +234,10 @@ def bench_claims(tenant, due: int, future: int) -> dict:
             f"""INSERT INTO {table} (tenant_id, enrollment_id, step_id, kind, seq, due_at, status,
                 attempts, created_at)
                 SELECT %s, %s, 's1', 'resume', 0,
-                       CASE WHEN g <= %s THEN now() - interval '1 minute'
+                       CASE WHEN g <= %s::int THEN now() - interval '1 minute'
                             ELSE now() + interval '1 day' END,
                        'pending', 0, now()
-                FROM generate_series(1, %s) AS g""",
+                FROM generate_series(1, %s::int) AS g""",
             [tenant.pk, args[0], due, due + future],
         )
         cursor.execute(f"ANALYZE {table}")

@@ -143,7 +143,7 @@ def seed_contacts(tenant_id: int, start: int, stop_at: int) -> None:
                 SELECT %s, 'C' || g, 'Bench', 'c' || g || '@bench.example',
                        '+4915100' || lpad(g::text, 7, '0'), '{{}}', 'lead', 'bench', '',
                        false, false, false, false, now(), now()
-                FROM generate_series(%s, %s) AS g""",
+                FROM generate_series(%s::int, %s::int) AS g""",
             [tenant_id, start, stop_at - 1],
         )
         cursor.execute(f"ANALYZE {table}")

@@ -4,19 +4,22 @@ Django compiles a QuerySet's SQL on every call; for the few queries that run on 
 and every enrollment that compilation cost more CPU than the database spent answering them
 (0.8–1.3 ms against 0.2–0.4 ms here, bench/README.md). The SQL of such a query depends only
 on its shape, so it is compiled once from the QuerySet built with *probe* values where the
-parameters go, and kept; each call passes its own values in the same order. ``raw()`` still
-builds model instances the usual way (``from_db``, ``post_init``), with any column the SQL does
-not select deferred. PostgreSQL only: elsewhere the QuerySet simply runs.
+parameters go, and kept; each call passes its own values in the same order. Rows become model
+instances as ``raw()`` makes them (``from_db``, ``post_init``, any column the SQL does not
+select deferred, the others set as attributes), with the column mapping worked out once per
+query. PostgreSQL only: elsewhere the QuerySet simply runs.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 from django.db.models import Model, QuerySet
+from django.db.models.sql import Query
 
 logger = logging.getLogger(__name__)
 
@@ -54,4 +57,68 @@ def first_row(
     if prepared is None:
         return next(iter(build(*values)), None)
     sql, model = prepared
-    return next(iter(model.objects.raw(sql, list(values))), None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(values))
+        row = cursor.fetchone()
+        reader = _READERS.get(key)
+        if reader is None:
+            reader = _READERS[key] = _Reader.learn(model, cursor.description)
+    return None if row is None else reader.instance(row)
+
+
+_READERS: dict[Hashable, _Reader] = {}
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """How a prepared query's rows become instances, learnt from its first result's columns.
+
+    What ``RawQuerySet`` works out on every run — which columns are which fields, their
+    converters (JSON decoding, say), the annotations — depends only on the SQL, so it is
+    worked out once per query here, the same way (``RawModelIterable``); each row then costs
+    only its conversions and ``Model.from_db``.
+    """
+
+    model: type[Model]
+    names: tuple[str, ...]  # attnames of the selected fields, in the model's field order
+    positions: tuple[int, ...]  # where each of those is in the row
+    annotations: tuple[tuple[str, int], ...]  # (attribute, position) of the other columns
+    converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
+
+    @classmethod
+    def learn(cls, model: type[Model], description: Sequence[Any]) -> _Reader:
+        convert = connection.introspection.identifier_converter
+        columns = [convert(column.name) for column in description]
+        fields = {convert(field.column): field for field in model._meta.fields}
+        selected = [field for field in model._meta.fields if convert(field.column) in columns]
+        found = [fields.get(column) for column in columns]
+        compiler = connection.ops.compiler("SQLCompiler")(Query(model), connection, None)
+        expressions = [f.get_col(f.model._meta.db_table) if f else None for f in found]
+        return cls(
+            model=model,
+            names=tuple(field.attname for field in selected),
+            positions=tuple(columns.index(convert(field.column)) for field in selected),
+            annotations=tuple(
+                (column, position)
+                for position, column in enumerate(columns)
+                if column not in fields
+            ),
+            converters=tuple(
+                (position, tuple(functions), expression)
+                for position, (functions, expression) in compiler.get_converters(
+                    expressions
+                ).items()
+            ),
+        )
+
+    def instance(self, row: Sequence[Any]) -> Model:
+        values = list(row)
+        for position, functions, expression in self.converters:
+            for function in functions:
+                values[position] = function(values[position], expression, connection)
+        instance = self.model.from_db(
+            connection.alias, self.names, [values[position] for position in self.positions]
+        )
+        for name, position in self.annotations:
+            setattr(instance, name, values[position])
+        return instance
