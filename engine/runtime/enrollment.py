@@ -74,9 +74,16 @@ def enrollment_create(
         raise EnrollmentRefused("the contact belongs to another tenant")
     flow = flow_for_version(version_id)
     reenrollable = bool(flow.settings.get("allow_reenrollment"))
-    sequence = last_sequence(workflow.pk, contact.pk) + 1
-    if sequence > 1 and not reenrollable:
-        return None  # once per contact, across versions (the database refuses it too)
+    computed = {}
+    if reenrollable:
+        # Its place among the contact's enrollments is computed by the INSERT itself (one
+        # round trip fewer); the database's constraints still allow one live enrollment.
+        sequence = 0
+        computed["sequence"] = _next_sequence_sql(workflow.pk, contact.pk)
+    else:
+        sequence = last_sequence(workflow.pk, contact.pk) + 1
+        if sequence > 1:
+            return None  # once per contact, across versions (the database refuses it too)
     now = timezone.now()
     context: dict[str, Any] = {"trigger": trigger or {}, "steps": {}}
     if seed is not None:
@@ -101,7 +108,7 @@ def enrollment_create(
                 sequence=sequence,
                 completed_at=now if directive.kind == "finish" else None,
             )
-            insert_instance(enrollment)  # the statement is built once per process
+            insert_instance(enrollment, computed=computed)  # statement built once per process
             if inline:
                 # The first steps run in this transaction (one commit, no lock to take).
                 go_on = first_steps_run(
@@ -128,22 +135,29 @@ def last_sequence(workflow_id: int, contact_id: Any) -> int:
     contact_field = Enrollment._meta.get_field("contact")
     with connection.cursor() as cursor:
         cursor.execute(
-            _last_sequence_sql(connection.vendor),
+            _sequence_sql(connection.vendor),
             [workflow_id, contact_field.get_db_prep_value(contact_id, connection)],
         )
         row = cursor.fetchone()
     return (row[0] if row else None) or 0
 
 
+def _next_sequence_sql(workflow_id: int, contact_id: Any) -> tuple[str, list[Any]]:
+    """``(sql, params)``: the contact's next ``sequence`` in the workflow, as a subquery."""
+    contact_field = Enrollment._meta.get_field("contact")
+    value = contact_field.get_db_prep_value(contact_id, connection)
+    return _sequence_sql(connection.vendor, "1 + COALESCE(MAX({}), 0)"), [workflow_id, value]
+
+
 @functools.cache
-def _last_sequence_sql(vendor: str) -> str:
+def _sequence_sql(vendor: str, select: str = "MAX({})") -> str:
     quote, meta = connection.ops.quote_name, Enrollment._meta
     column = {
         name: quote(meta.get_field(name).column) for name in ("sequence", "workflow", "contact")
     }
     # Identifiers come from the model's metadata; the values are parameters.
     return (
-        f"SELECT MAX({column['sequence']}) FROM {quote(meta.db_table)} "  # noqa: S608
+        f"SELECT {select.format(column['sequence'])} FROM {quote(meta.db_table)} "  # noqa: S608
         f"WHERE {column['workflow']} = %s AND {column['contact']} = %s"
     )
 
