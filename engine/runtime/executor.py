@@ -137,8 +137,9 @@ def step_run(
     """Run ``step_id`` if the enrollment is still at it, then the steps after it while the
     task's budget lasts; returns what happened to the last one (for logs, tests).
 
-    Each step is its own transaction (lock, run, log, commit), so a worker killed mid-way
-    loses only the step it was in, which the sweep sends again with the same idempotency key.
+    Each step — or run of steps that may share one (``_joins_transaction``) — is its own
+    transaction (lock, run, log, commit), so a worker killed mid-way loses only that step or
+    run, which the sweep sends again with the same idempotency keys.
     ``contact``: the contact's snapshot when the caller has just taken it (else loaded).
     """
     return _chain(enrollment_id, Next(step_id, seq, contact), budget or TaskBudget.start())
