@@ -113,11 +113,19 @@ def insert_instance(
 
     ``computed``: field name → ``(sql, params)`` of a scalar subquery the database computes
     in the same statement (one round trip fewer than reading it first); the value it wrote is
-    set on the instance. Needs ``RETURNING`` (PostgreSQL, SQLite 3.35+).
+    set on the instance (without ``RETURNING``, on SQLite before 3.35, it is read first).
     """
     model = type(instance)
     db = connections[DEFAULT_DB_ALIAS]
     computed = computed or {}
+    returning = db.features.can_return_columns_from_insert
+    if computed and not returning:
+        # No RETURNING (SQLite before 3.35): read each computed value first, then insert it.
+        with db.cursor() as cursor:
+            for name, (sql, values) in computed.items():
+                cursor.execute(f"SELECT ({sql})", values)
+                setattr(instance, model._meta.get_field(name).attname, cursor.fetchone()[0])
+        computed = {}
     shape = tuple(sorted((name, sql) for name, (sql, _params) in computed.items()))
     params: list[Any] = []
     for field in _fields(model):
@@ -126,12 +134,10 @@ def insert_instance(
         else:
             params.append(_prep(field, field.pre_save(instance, True), db))
     with db.cursor() as cursor:
-        if db.features.can_return_columns_from_insert:
+        if returning:
             cursor.execute(_insert_returning(model, shape, db.vendor), params)
             row = cursor.fetchone()
-        else:  # pragma: no cover - every SQLite we support returns columns (3.35+)
-            if computed:
-                raise NotImplementedError("computed columns need INSERT … RETURNING")
+        else:
             cursor.execute(_statement(model, db.vendor), params)
             row = (cursor.lastrowid,)
     setattr(instance, model._meta.pk.attname, row[0])

@@ -156,3 +156,28 @@ def test_values_skipped_by_prep_are_exactly_what_the_field_would_write():
 def test_last_sequence_counts_every_earlier_enrollment_of_the_contact(enrollment):
     assert last_sequence(enrollment.workflow_id, enrollment.contact_id) == 1
     assert last_sequence(enrollment.workflow_id, enrollment.contact_id + 1000) == 0
+
+
+# Without RETURNING is SQLite before 3.35 only (PostgreSQL always returns; psycopg has no
+# lastrowid): the fallback is exercised on the SQLite the suite runs on without services.
+@pytest.mark.parametrize("returning", [True, False] if connection.vendor == "sqlite" else [True])
+def test_a_computed_column_is_written_and_set_with_or_without_returning(
+    enrollment, monkeypatch, returning
+):
+    from engine.runtime.enrollment import _next_sequence_sql
+
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", returning)
+    Enrollment.objects.filter(pk=enrollment.pk).update(status="completed")
+    again = Enrollment(
+        tenant_id=enrollment.tenant_id,
+        workflow_id=enrollment.workflow_id,
+        version_id=enrollment.version_id,
+        contact_id=enrollment.contact_id,
+        reenrollable=True,
+    )
+    insert_instance(
+        again, computed={"sequence": _next_sequence_sql(again.workflow_id, again.contact_id)}
+    )
+
+    assert again.sequence == 2
+    assert Enrollment.objects.get(pk=again.pk).sequence == 2
