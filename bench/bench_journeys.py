@@ -296,6 +296,73 @@ class Driver:
 # --- measures -----------------------------------------------------------------------------
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+CPU_GROUPS = ("clients", "gunicorn", "worker", "postgres", "redis", "other", "idle")
+
+
+def cpu_seconds(web_pid: int, worker_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by each group of processes (Linux /proc), plus the machine's idle
+    time: where the two cores go during a phase (this process is the clients)."""
+    procs: dict[int, tuple[int, str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # utime, stime, cutime, cstime: fields 14-17 of proc(5), 12-15 after the name.
+        used = sum(int(v) for v in fields[11:13]) / _TICK
+        procs[int(entry)] = (int(fields[1]), name, used)
+
+    def under(pid: int, root: int) -> bool:
+        while pid > 1:
+            if pid == root:
+                return True
+            pid = procs.get(pid, (0, "", 0.0))[0]
+        return False
+
+    groups = dict.fromkeys(CPU_GROUPS, 0.0)
+    for pid, (_parent, name, used) in procs.items():
+        if pid == os.getpid():
+            group = "clients"
+        elif under(pid, web_pid):
+            group = "gunicorn"
+        elif under(pid, worker_pid):
+            group = "worker"
+        elif name == "postgres":
+            group = "postgres"
+        elif name.startswith("redis"):
+            group = "redis"
+        else:
+            group = "other"
+        groups[group] += used
+    with open("/proc/stat") as handle:
+        groups["idle"] = int(handle.readline().split()[4]) / _TICK
+    return groups
+
+
+@dataclass
+class CpuMeter:
+    """Per-phase CPU of each process group, in ms per unit of work (a journey, a request)."""
+
+    web_pid: int
+    worker_pid: int
+
+    def start(self) -> dict[str, float]:
+        return cpu_seconds(self.web_pid, self.worker_pid)
+
+    def per_unit(self, before: dict[str, float], units: int) -> dict[str, float]:
+        after = cpu_seconds(self.web_pid, self.worker_pid)
+        return {g: (after[g] - before[g]) * 1000 / max(units, 1) for g in CPU_GROUPS}
+
+
+METER: CpuMeter | None = None
+
+
 def db_now() -> datetime:
     from django.db import connection
 
@@ -367,12 +434,14 @@ def journeys(driver: Driver, hook: Hook, *, clients: int, seconds: float, rate=0
     """Closed loop (or paced): accepted/s, journeys finished inside the window /s, backlog."""
     before = finished(hook.workflow_id)
     sessions_before, _ = pg_sessions()
+    cpu = METER.start() if METER else None
     sent = driver.drive(
         f"/hooks/{hook.token}/", hook.secret, clients=clients, seconds=seconds, rate=rate
     )
     end = db_now()
     accepted = sum(1 for s in sent if s.status == 202)
     done = finished(hook.workflow_id, end) - before
+    cpu_ms = METER.per_unit(cpu, done) if cpu else {}
     _, held = pg_sessions()
     drained = drain(lambda: finished(hook.workflow_id) - before, accepted)
     time.sleep(1.5)  # idle backends flush their session counters
@@ -390,21 +459,25 @@ def journeys(driver: Driver, hook: Hook, *, clients: int, seconds: float, rate=0
         "sessions": sessions_after - sessions_before,
         "steps": steps,
         "drained": drained,
+        "cpu_ms": cpu_ms,
     }
 
 
 def floor(driver: Driver, *, clients: int, seconds: float, rate=0.0) -> dict:
     before = floor_done()
+    cpu = METER.start() if METER else None
     sent = driver.drive("/bench/floor/", "unused", clients=clients, seconds=seconds, rate=rate)
     end = db_now()
     accepted = sum(1 for s in sent if s.status == 202)
     done = floor_done(end) - before
+    cpu_ms = METER.per_unit(cpu, done) if cpu else {}
     drain(lambda: floor_done() - before, accepted)
     return {
         "requests_per_s": accepted / seconds,
         "done_per_s": done / seconds,
         "backlog": accepted - done,
         "sent": sent,
+        "cpu_ms": cpu_ms,
     }
 
 
@@ -577,6 +650,9 @@ def main() -> None:
     web = start_web(options.port, options.web_workers, options.web_threads)
     worker = start_worker(options.pool, options.concurrency)
     driver = Driver(options.port, options.contacts)
+    global METER
+    if os.path.exists("/proc/stat"):
+        METER = CpuMeter(web.pid, worker.pid)
     r: dict = {"statements": statements, "options": vars(options)}
     try:
         warm_up(driver, hooks)
@@ -708,6 +784,19 @@ def report(r: dict) -> None:
     print("| --- | --- | --- |")
     for kind, count in r["statements"].items():
         print(f"| {kind} | {count:.1f} | {'<= 8' if kind == 'add_tag' else ''} |")
+    if r["floor"]["cpu_ms"]:
+        print("\nCPU per unit finished in the closed-loop phases (ms of CPU time; idle is the")
+        print("machine's unused time; clients are the bench's own signing threads)\n")
+        print("| phase | " + " | ".join(CPU_GROUPS) + " |")
+        print("| --- |" + " --- |" * len(CPU_GROUPS))
+        for key, label in (
+            ("floor", "floor (per task done)"),
+            ("pure5", "5 pure (per journey)"),
+            ("tag5", "5 add_tag (per journey)"),
+            ("mix", "mix (per journey)"),
+        ):
+            cells = " | ".join(f"{r[key]['cpu_ms'][g]:.1f}" for g in CPU_GROUPS)
+            print(f"| {label} | {cells} |")
     if not all(r[k]["drained"] for k in ("pure5", "tag5", "mix", "tag5_paced")):
         print("\nnote: a phase's backlog did not drain in 120 s; its queue was flushed")
 

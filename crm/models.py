@@ -14,6 +14,10 @@ from django.db.models.functions import Upper
 from .phones import PhoneField
 from .tenancy import Link, TenantLinkedModel
 
+# ``db_index=False`` on a ForeignKey: its column leads one of the model's composite indexes or
+# unique rules, which serves lookups by it as well; an index of its own would only cost every
+# INSERT a write (tests/test_redundant_indexes.py finds any that come back).
+
 CONTACT_LINK = (Link("contact"),)
 
 
@@ -49,7 +53,9 @@ class TenantMembership(models.Model):
         EDITOR = "editor", "Editor"
         VIEWER = "viewer", "Viewer"
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(
+        Tenant, db_index=False, on_delete=models.CASCADE, related_name="memberships"
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_memberships"
     )
@@ -66,7 +72,9 @@ class TenantMembership(models.Model):
 
 
 class Tag(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tags")
+    tenant = models.ForeignKey(
+        Tenant, db_index=False, on_delete=models.CASCADE, related_name="tags"
+    )
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -89,7 +97,9 @@ class Contact(models.Model):
         CUSTOMER = "customer", "Customer"
         CHURNED = "churned", "Churned"
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="contacts")
+    tenant = models.ForeignKey(
+        Tenant, db_index=False, on_delete=models.CASCADE, related_name="contacts"
+    )
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)
@@ -132,7 +142,7 @@ class Contact(models.Model):
 class ContactTag(TenantLinkedModel):
     tenant_links = (Link("tag", source="contact__tenant_id"),)
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    contact = models.ForeignKey(Contact, db_index=False, on_delete=models.CASCADE)
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -167,7 +177,9 @@ class Message(TenantLinkedModel):
         FAILED = "failed", "Failed"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="messages")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages")
+    contact = models.ForeignKey(
+        Contact, db_index=False, on_delete=models.CASCADE, related_name="messages"
+    )
     channel = models.CharField(max_length=20, choices=Channel.choices)
     direction = models.CharField(max_length=10, choices=Direction.choices)
     subject = models.CharField(max_length=255, blank=True)
@@ -289,7 +301,9 @@ class Task(TenantLinkedModel):
 class EmailTemplate(models.Model):
     """A tenant asset addressed by slug: ``{{templates.<slug>}}``."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="email_templates")
+    tenant = models.ForeignKey(
+        Tenant, db_index=False, on_delete=models.CASCADE, related_name="email_templates"
+    )
     slug = models.SlugField(max_length=100)
     name = models.CharField(max_length=200)
     subject = models.CharField(max_length=255, help_text="A template: {{contact.first_name}} works")
@@ -310,7 +324,9 @@ class EmailTemplate(models.Model):
 class VoicemailDrop(models.Model):
     """A pre-recorded voicemail, addressed by slug: ``{{voicemails.<slug>}}``."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="voicemail_drops")
+    tenant = models.ForeignKey(
+        Tenant, db_index=False, on_delete=models.CASCADE, related_name="voicemail_drops"
+    )
     slug = models.SlugField(max_length=100)
     name = models.CharField(max_length=200)
     audio_url = models.URLField(blank=True)

@@ -6,6 +6,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
+# ``db_index=False`` on a ForeignKey: its column leads one of the model's composite indexes or
+# unique rules, which serves lookups by it as well; an index of its own would only cost every
+# INSERT a write (tests/test_redundant_indexes.py finds any that come back).
+
 
 class WebhookDelivery(models.Model):
     """A delivery id accepted for a workflow; a second POST with it is a replay.
@@ -22,7 +26,10 @@ class WebhookDelivery(models.Model):
         UNKNOWN = "unknown", "Received before outcomes were recorded"
 
     workflow = models.ForeignKey(
-        "workflows.Workflow", on_delete=models.CASCADE, related_name="webhook_deliveries"
+        "workflows.Workflow",
+        db_index=False,
+        on_delete=models.CASCADE,
+        related_name="webhook_deliveries",
     )
     delivery_id = models.CharField(max_length=200)
     # Hex HMAC of what was signed: the same request under a new delivery id is still a replay.

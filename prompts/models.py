@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from django.db import models
 
+# ``db_index=False`` on a ForeignKey: its column leads one of the model's composite indexes or
+# unique rules, which serves lookups by it as well; an index of its own would only cost every
+# INSERT a write (tests/test_redundant_indexes.py finds any that come back).
+
 DEFAULT_MODEL = "gemini-2.5-flash"
 
 
@@ -19,7 +23,9 @@ class Prompt(models.Model):
         OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible (OpenRouter …)"
         OFFLINE = "offline", "Offline (no network)"
 
-    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="prompts")
+    tenant = models.ForeignKey(
+        "crm.Tenant", db_index=False, on_delete=models.CASCADE, related_name="prompts"
+    )
     name = models.CharField(max_length=200)
     category = models.CharField(max_length=100, blank=True)
     version = models.PositiveIntegerField(default=1)
@@ -64,7 +70,9 @@ class AiBudget(models.Model):
     under the cap at once. ``spent`` starts from the month's StepLogs when the row is created.
     """
 
-    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="ai_budgets")
+    tenant = models.ForeignKey(
+        "crm.Tenant", db_index=False, on_delete=models.CASCADE, related_name="ai_budgets"
+    )
     month = models.DateField(help_text="First day of the month, in the tenant's time zone")
     spent = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     reserved = models.DecimalField(

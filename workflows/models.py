@@ -15,6 +15,10 @@ from django.utils import timezone
 
 from crm.tenancy import Link, TenantLinkedModel
 
+# ``db_index=False`` on a ForeignKey: its column leads one of the model's composite indexes or
+# unique rules, which serves lookups by it as well; an index of its own would only cost every
+# INSERT a write (tests/test_redundant_indexes.py finds any that come back).
+
 
 def new_webhook_token() -> str:
     return secrets.token_urlsafe(24)
@@ -35,7 +39,9 @@ class Workflow(TenantLinkedModel):
         PAUSED = "paused", "Paused"
         ARCHIVED = "archived", "Archived"
 
-    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="workflows")
+    tenant = models.ForeignKey(
+        "crm.Tenant", db_index=False, on_delete=models.CASCADE, related_name="workflows"
+    )
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
@@ -83,7 +89,9 @@ class WorkflowStep(TenantLinkedModel):
 
     tenant_links = (Link("prompt", source="workflow__tenant_id"),)
 
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="steps")
+    workflow = models.ForeignKey(
+        Workflow, db_index=False, on_delete=models.CASCADE, related_name="steps"
+    )
     step_id = models.SlugField(max_length=100, help_text="Unique in the workflow; used by targets")
     order = models.PositiveIntegerField(default=0)
     name = models.CharField(max_length=255, blank=True)
@@ -112,7 +120,9 @@ class WorkflowStep(TenantLinkedModel):
 class WorkflowVersion(models.Model):
     """An immutable, validated definition; enrollments pin the version they started on."""
 
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    workflow = models.ForeignKey(
+        Workflow, db_index=False, on_delete=models.CASCADE, related_name="versions"
+    )
     number = models.PositiveIntegerField()
     definition = models.JSONField()
     checksum = models.CharField(max_length=64)
@@ -152,14 +162,21 @@ class Enrollment(TenantLinkedModel):
 
     LIVE_STATUSES = (Status.ACTIVE, Status.WAITING)
 
-    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="enrollments")
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="enrollments")
+    tenant = models.ForeignKey(
+        "crm.Tenant", db_index=False, on_delete=models.CASCADE, related_name="enrollments"
+    )
+    workflow = models.ForeignKey(
+        Workflow, db_index=False, on_delete=models.CASCADE, related_name="enrollments"
+    )
     # Versions are never deleted on their own (the admin refuses); they go with their workflow.
     version = models.ForeignKey(
         WorkflowVersion, on_delete=models.CASCADE, related_name="enrollments"
     )
     contact = models.ForeignKey(
-        settings.STUDIO_CONTACT_MODEL, on_delete=models.CASCADE, related_name="enrollments"
+        settings.STUDIO_CONTACT_MODEL,
+        db_index=False,
+        on_delete=models.CASCADE,
+        related_name="enrollments",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     current_step = models.CharField(max_length=100, blank=True)
@@ -230,26 +247,50 @@ class StepLog(TenantLinkedModel):
         # elsewhere, the workflow archived): it did not succeed and leads nowhere.
         CANCELLED = "cancelled", "Cancelled"
 
-    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="step_logs")
+    tenant = models.ForeignKey(
+        "crm.Tenant", db_index=False, on_delete=models.CASCADE, related_name="step_logs"
+    )
     workflow = models.ForeignKey(
-        Workflow, on_delete=models.CASCADE, null=True, blank=True, related_name="logs"
+        Workflow,
+        db_index=False,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="logs",
     )
     version = models.ForeignKey(
         WorkflowVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="logs"
     )
     enrollment = models.ForeignKey(
-        Enrollment, on_delete=models.CASCADE, null=True, blank=True, related_name="logs"
+        Enrollment,
+        db_index=False,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="logs",
     )
     step_id = models.CharField(max_length=100)
     step_type = models.CharField(max_length=50)
     step_name = models.CharField(max_length=255, blank=True)
     visit = models.PositiveIntegerField(default=1)
     attempt = models.PositiveIntegerField(default=1)
+    # Set on few rows (AI steps; a child log): indexed only where set (Meta.indexes), so the
+    # other steps' logs write no index entry for them.
     prompt = models.ForeignKey(
-        "prompts.Prompt", on_delete=models.SET_NULL, null=True, blank=True, related_name="logs"
+        "prompts.Prompt",
+        db_index=False,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="logs",
     )
     parent = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+        "self",
+        db_index=False,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="children",
     )
     triggering_object_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
@@ -279,6 +320,12 @@ class StepLog(TenantLinkedModel):
             models.Index(fields=["enrollment", "started_at"], name="steplog_enrollment_time"),
             models.Index(fields=["tenant", "started_at"], name="steplog_tenant_time"),
             models.Index(fields=["workflow", "status"], name="steplog_workflow_status"),
+            models.Index(
+                fields=["prompt"], name="steplog_prompt", condition=Q(prompt__isnull=False)
+            ),
+            models.Index(
+                fields=["parent"], name="steplog_parent", condition=Q(parent__isnull=False)
+            ),
             models.Index(fields=["started_at"], name="steplog_started"),
         ]
 
@@ -307,7 +354,7 @@ class ScheduledAction(TenantLinkedModel):
 
     tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="+")
     enrollment = models.ForeignKey(
-        Enrollment, on_delete=models.CASCADE, related_name="scheduled_actions"
+        Enrollment, db_index=False, on_delete=models.CASCADE, related_name="scheduled_actions"
     )
     step_id = models.CharField(max_length=100)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.RUN_STEP)
