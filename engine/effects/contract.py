@@ -51,9 +51,10 @@ class StepContext:
     services: Any
     successor: str
     render_value: Callable[[Any], Any]
-    # ``data`` checked once for rendering (templating.check_context): text rendered over it
-    # skips the O(size) re-check of the whole context (None: ``data`` is checked per render).
-    checked: Mapping[str, Any] | None = None
+    # ``data`` checked for rendering (templating.check_context), once per step and on first
+    # call: text rendered over it skips the O(size) re-check of the whole context, and a step
+    # whose texts read nothing never walks it (None: ``data`` is checked per render).
+    checked: Callable[[], Mapping[str, Any]] | None = None
 
     @property
     def dry_run(self) -> bool:

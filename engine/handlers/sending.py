@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from crm.phones import PhoneNumberInvalid, tenant_e164
-from engine.language.templating import TemplateError, render
+from engine.language.templating import NO_CONTEXT, TemplateError, reads_context, render
 
 from .base import StepContext, StepFailed, StepResult
 
@@ -19,9 +19,13 @@ def render_text(ctx: StepContext, value: Any, *, where: str, html: bool = False)
     """``value`` rendered as text over the step's namespaces; errors name ``where``."""
     if value is None:
         return ""
+    text = str(value)
     try:
-        data = ctx.checked if ctx.checked is not None else ctx.data
-        return render(str(value), data, html=html)
+        if ctx.checked is None:
+            data = ctx.data
+        else:
+            data = ctx.checked() if reads_context(text) else NO_CONTEXT
+        return render(text, data, html=html)
     except TemplateError as exc:
         raise StepFailed(f"{where}: {exc}") from None
 

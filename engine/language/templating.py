@@ -520,6 +520,22 @@ def _render_tree(value: Any, data: dict[str, Any]) -> Any:
     return value
 
 
+def reads_context(value: Any) -> bool:
+    """True when a string inside ``value`` (a str, or dicts and lists of them) has ``{{`` or
+    ``{%``: rendering it reads the context. Other text renders as itself."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(reads_context(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(reads_context(item) for item in value)
+    return False
+
+
+# What text that reads nothing is rendered over: its context need not be built or checked.
+NO_CONTEXT = CheckedContext()
+
+
 def render_value(value: Any, context: Mapping[str, Any]) -> Any:
     """Render every string inside ``value``; ``"{{ a.b }}"`` alone gives the raw value of a.b.
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from engine.handlers.base import StepContext
-from engine.language.templating import check_context, render_value
+from engine.language.templating import NO_CONTEXT, check_context, reads_context, render_value
 from engine.runtime.flow import Flow
 
 
@@ -58,7 +59,18 @@ def step_context(
     visit: int,
     services: Any,
 ) -> StepContext:
-    checked = check_context(data)  # once per step, not once per rendered string
+    memo: list[Mapping[str, Any]] = []
+
+    def checked() -> Mapping[str, Any]:
+        # The whole context is walked once per step, and only when a text reads it: a tag
+        # name or a condition's constant renders without it.
+        if not memo:
+            memo.append(check_context(data))
+        return memo[0]
+
+    def render(value: Any) -> Any:
+        return render_value(value, checked() if reads_context(value) else NO_CONTEXT)
+
     return StepContext(
         data=data,
         now=now,
@@ -69,6 +81,6 @@ def step_context(
         visit=visit,
         services=services,
         successor=flow.successor(step_id),
-        render_value=lambda value: render_value(value, checked),
+        render_value=render,
         checked=checked,
     )
