@@ -619,7 +619,8 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000, help="0 skips the large tenant")
     parser.add_argument("--pool", default="prefork", help="worker pool: prefork, threads, gevent")
-    parser.add_argument("--concurrency", type=int, default=2)
+    # The README's production worker: three prefork processes per core (bench/README.md).
+    parser.add_argument("--concurrency", type=int, default=6)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=8931)

@@ -230,7 +230,7 @@ def start_gunicorn(urls: Urls, port: int, probe: str) -> Target:
     )  # fmt: skip
     celery = str(bin_ / "celery")
     target.spawn(
-        "worker", [celery, "-A", "automation_studio", "worker", "-P", "prefork", "-c", "2"], env
+        "worker", [celery, "-A", "automation_studio", "worker", "-P", "prefork", "-c", "6"], env
     )
     target.spawn("beat", [celery, "-A", "automation_studio", "beat"], env)
     target.wait_until_serving(probe, 120)

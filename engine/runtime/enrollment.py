@@ -25,7 +25,7 @@ from engine.runtime.executor import (
 )
 from engine.runtime.flow import flow_for_version
 from engine.runtime.machine import EXITED, RunState, check_interrupts, finish, go_to
-from engine.runtime.rows import insert_instance
+from engine.runtime.rows import Claim, insert_instance
 from engine.runtime.tenancy import mark_consistent
 from workflows.models import Enrollment, Workflow, WorkflowVersion
 
@@ -57,6 +57,7 @@ def enrollment_create(
 
     ``claim``: called first inside the enrollment's transaction (so what it writes commits or
     rolls back with the enrollment); False means the work was done elsewhere: returns None.
+    A ``rows.Claim`` runs inside the enrollment's INSERT instead (one statement on PostgreSQL).
     """
     if workflow.status != Workflow.Status.ACTIVE:
         raise EnrollmentRefused(f"workflow '{workflow.name}' is {workflow.status}, not active")
@@ -94,7 +95,8 @@ def enrollment_create(
     enrollment = None
     try:
         with transaction.atomic():
-            if claim is not None and not claim():
+            folded = claim if isinstance(claim, Claim) else None
+            if claim is not None and folded is None and not claim():
                 return None  # a second delivery of the same work: the first one enrolled
             enrollment = Enrollment(
                 tenant_id=workflow.tenant_id,
@@ -108,7 +110,9 @@ def enrollment_create(
                 sequence=sequence,
                 completed_at=now if directive.kind == "finish" else None,
             )
-            insert_instance(enrollment, computed=computed)  # statement built once per process
+            # Its statement built once per process; with the claim in it when there is one.
+            if insert_instance(enrollment, computed=computed, claim=folded) is None:
+                return None  # the claim found the work done: the first delivery enrolled
             if inline:
                 # The first steps run in this transaction (one commit, no lock to take).
                 go_on = first_steps_run(

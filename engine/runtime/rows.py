@@ -10,6 +10,8 @@ keys are adapted exactly as the ORM adapts them, on PostgreSQL and SQLite alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -137,7 +139,10 @@ def _statement(model: type[models.Model], vendor: str) -> str:
 
 
 def insert_instance(
-    instance: models.Model, *, computed: dict[str, tuple[str, list[Any]]] | None = None
+    instance: models.Model,
+    *,
+    computed: dict[str, tuple[str, list[Any]]] | None = None,
+    claim: Claim | None = None,
 ) -> Any:
     """INSERT one new model instance and set its primary key; returns it.
 
@@ -151,11 +156,20 @@ def insert_instance(
     ``computed``: field name → ``(sql, params)`` of a scalar subquery the database computes
     in the same statement (one round trip fewer than reading it first); the value it wrote is
     set on the instance (without ``RETURNING``, on SQLite before 3.35, it is read first).
+
+    ``claim``: the row is inserted only if the claim takes its work (:class:`Claim`); None is
+    returned, and nothing inserted, when the work was done already. On PostgreSQL the claim's
+    UPDATE runs in the INSERT's own ``WITH`` (one round trip); elsewhere it runs first.
     """
     model = type(instance)
     db = connections[DEFAULT_DB_ALIAS]
     computed = computed or {}
     returning = db.features.can_return_columns_from_insert
+    claim_sql, claim_params = claim.statement if claim is not None else ("", [])
+    if claim is not None and db.vendor != "postgresql":  # no UPDATE inside WITH there
+        if not claim.run():
+            return None
+        claim_sql, claim_params = "", []
     if computed and not returning:
         # No RETURNING (SQLite before 3.35): read each computed value first, then insert it.
         with db.cursor() as cursor:
@@ -164,7 +178,7 @@ def insert_instance(
                 setattr(instance, model._meta.get_field(name).attname, cursor.fetchone()[0])
         computed = {}
     shape = tuple(sorted((name, sql) for name, (sql, _params) in computed.items()))
-    params: list[Any] = []
+    params: list[Any] = list(claim_params)
     for column in _columns(model):
         field = column.field
         if field.name in computed:
@@ -173,8 +187,10 @@ def insert_instance(
             params.append(_prep_column(column, field.pre_save(instance, True), db))
     with db.cursor() as cursor:
         if returning:
-            cursor.execute(_insert_returning(model, shape, db.vendor), params)
+            cursor.execute(_insert_returning(model, shape, db.vendor, claim_sql), params)
             row = cursor.fetchone()
+            if row is None:
+                return None  # the claim found its work done: nothing inserted
         else:
             cursor.execute(_statement(model, db.vendor), params)
             row = (cursor.lastrowid,)
@@ -187,10 +203,12 @@ def insert_instance(
 
 @cache
 def _insert_returning(
-    model: type[models.Model], shape: tuple[tuple[str, str], ...], vendor: str
+    model: type[models.Model], shape: tuple[tuple[str, str], ...], vendor: str, claim: str = ""
 ) -> str:
     """``INSERT … VALUES (…) RETURNING pk[, computed…]``; each computed field's placeholder
-    is its subquery (text from our own code, never from input: its values are parameters)."""
+    is its subquery (text from our own code, never from input: its values are parameters).
+    With ``claim`` (an ``UPDATE … RETURNING``): ``WITH claimed AS (claim) INSERT … SELECT …
+    FROM claimed``, which inserts only when the claim updated its row."""
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     subqueries = dict(shape)
     columns = ", ".join(quote(field.column) for field in _fields(model))
@@ -199,9 +217,13 @@ def _insert_returning(
         for field in _fields(model)
     )
     returned = [model._meta.pk.column] + [model._meta.get_field(name).column for name, _ in shape]
+    # Identifiers come from the model's metadata, the claim from our own code; values are
+    # parameters.
+    source = f"SELECT {values} FROM claimed" if claim else f"VALUES ({values})"  # noqa: S608
     return (
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608
-        f"VALUES ({values}) RETURNING {', '.join(quote(column) for column in returned)}"
+        (f"WITH claimed AS ({claim}) " if claim else "")
+        + f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {source} "
+        f"RETURNING {', '.join(quote(column) for column in returned)}"
     )
 
 
@@ -219,6 +241,20 @@ def update_fields(
     value): the row is written only while those columns hold those values (0 otherwise), as
     ``filter(pk=…, **only_if).update(…)`` would.
     """
+    sql, params = update_statement(instance, names, only_if=only_if)
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def update_statement(
+    instance: models.Model,
+    names: tuple[str, ...] | list[str],
+    *,
+    only_if: dict[str, Any] | None = None,
+) -> tuple[str, list[Any]]:
+    """``(sql, params)`` of :func:`update_fields`' UPDATE, to run inside another statement
+    (a claim in an INSERT's ``WITH``, see :class:`Claim`)."""
     model = type(instance)
     db = connections[DEFAULT_DB_ALIAS]
     guards = tuple(only_if or ())
@@ -228,9 +264,25 @@ def update_fields(
     params += [
         field.get_db_prep_save(only_if[field.name], db) for field in _named_fields(model, guards)
     ]
-    with db.cursor() as cursor:
-        cursor.execute(_update_statement(model, tuple(names), guards, db.vendor), params)
-        return cursor.rowcount
+    return _update_statement(model, tuple(names), guards, db.vendor), params
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Work recorded elsewhere (a webhook delivery) that an INSERT takes for itself.
+
+    ``statement``: an ``UPDATE … RETURNING`` (``sql``, ``params``) that yields a row only when
+    the work is still owed, marking it done; :func:`insert_instance` runs it in the INSERT's
+    ``WITH`` and inserts only if it yielded one: one statement, and the UPDATE's row lock makes
+    a second run of the same work wait and then find it done. ``run``: the same as a
+    statement of its own, True when it claimed (where ``WITH`` cannot hold an UPDATE).
+    """
+
+    statement: tuple[str, list[Any]]
+    run: Callable[[], bool]
+
+    def __call__(self) -> bool:
+        return self.run()
 
 
 @cache

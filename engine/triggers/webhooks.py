@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,7 +29,7 @@ from engine.effects.contacts import contact_model
 from engine.effects.prepared import first_row
 from engine.models import WebhookDelivery
 from engine.runtime import queue
-from engine.runtime.rows import insert_instance, update_fields
+from engine.runtime.rows import Claim, insert_instance, update_fields, update_statement
 from engine.triggers.schedule import published_trigger
 from workflows.models import Workflow
 
@@ -238,19 +238,21 @@ def webhook_receive(
     return WebhookAccepted(workflow.pk, contact.pk, delivery_id, created)
 
 
-def delivery_claim(delivery_pk: int) -> Callable[[], bool]:
+def delivery_claim(delivery_pk: int) -> Claim:
     """A claim for ``enrollment_create``: marks the delivery enrolled inside the enrollment's
-    transaction. The UPDATE takes the row lock, so a second run of the same message waits for
-    the first to commit and then finds the outcome set (False: it enrolls nobody)."""
-
-    def claim() -> bool:
-        settled = WebhookDelivery(
-            pk=delivery_pk, outcome=WebhookDelivery.Outcome.ENROLLED, handled_at=timezone.now()
-        )
-        # filter(pk=…, outcome="").update(…), its statement built once per process.
-        return update_fields(settled, ("outcome", "handled_at"), only_if={"outcome": ""}) == 1
-
-    return claim
+    transaction — on PostgreSQL inside the enrollment's INSERT itself (``rows.Claim``). The
+    UPDATE takes the row lock, so a second run of the same message waits for the first to
+    commit and then finds the outcome set: it enrolls nobody."""
+    settled = WebhookDelivery(
+        pk=delivery_pk, outcome=WebhookDelivery.Outcome.ENROLLED, handled_at=timezone.now()
+    )
+    owed = {"outcome": ""}
+    # filter(pk=…, outcome="").update(…), its statement built once per process.
+    sql, params = update_statement(settled, ("outcome", "handled_at"), only_if=owed)
+    return Claim(
+        statement=(f"{sql} RETURNING 1", params),
+        run=lambda: update_fields(settled, ("outcome", "handled_at"), only_if=owed) == 1,
+    )
 
 
 def delivery_settle(delivery_pk: int, outcome: str) -> bool:

@@ -181,3 +181,42 @@ def test_a_computed_column_is_written_and_set_with_or_without_returning(
 
     assert again.sequence == 2
     assert Enrollment.objects.get(pk=again.pk).sequence == 2
+
+
+def test_an_insert_with_a_claim_is_one_statement_and_inserts_only_while_work_is_owed(
+    enrollment,
+):
+    from engine.triggers.webhooks import delivery_claim
+
+    delivery = WebhookDelivery(
+        workflow_id=enrollment.workflow_id, delivery_id="c", sent_at=timezone.now()
+    )
+    insert_instance(delivery)
+    Enrollment.objects.filter(pk=enrollment.pk).update(status="completed")
+
+    def another(sequence: int) -> Enrollment:
+        return Enrollment(
+            tenant_id=enrollment.tenant_id,
+            workflow_id=enrollment.workflow_id,
+            version_id=enrollment.version_id,
+            contact_id=enrollment.contact_id,
+            reenrollable=True,
+            sequence=sequence,
+        )
+
+    first = another(2)
+    with CaptureQueriesContext(connection) as captured:
+        assert insert_instance(first, claim=delivery_claim(delivery.pk)) == first.pk
+    if connection.vendor == "postgresql":  # the claim's UPDATE inside the INSERT's WITH
+        assert [q["sql"][:27] for q in captured.captured_queries] == ['WITH claimed AS (UPDATE "en']
+    assert first.pk is not None
+    assert WebhookDelivery.objects.get(pk=delivery.pk).outcome == "enrolled"
+
+    Enrollment.objects.filter(pk=first.pk).update(status="completed")
+    late = another(3)
+    assert insert_instance(late, claim=delivery_claim(delivery.pk)) is None  # done already
+    assert late.pk is None
+    mine = Enrollment.objects.filter(
+        workflow_id=enrollment.workflow_id, contact_id=enrollment.contact_id
+    )
+    assert sorted(mine.values_list("sequence", flat=True)) == [1, 2]
