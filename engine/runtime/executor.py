@@ -45,7 +45,7 @@ from engine.runtime.machine import (
     go_to,
     goal_timed_out,
 )
-from engine.runtime.rows import insert_rows, update_fields
+from engine.runtime.rows import update_fields
 from engine.runtime.tenancy import cross_tenant_problem
 from workflows.models import Enrollment, ScheduledAction, StepLog
 
@@ -412,8 +412,10 @@ def persist(
         if was_waiting:
             # Only a waiting enrollment has scheduled work (a running one marked it done).
             cancel_pending(enrollment.pk)
-    update_fields(enrollment, (*fields, "updated_at"))  # save(update_fields=…), prepared
-    write_logs(enrollment, logs)
+    # save(update_fields=…) with the step logs' INSERT in the same statement.
+    update_fields(
+        enrollment, (*fields, "updated_at"), inserting=(StepLog, log_rows(enrollment, logs))
+    )
     if dispatch or directive.kind != "run":
         apply_directive(enrollment, run, directive)
 
@@ -481,49 +483,44 @@ def apply_directive(enrollment: Enrollment, run: RunState, directive: Directive)
         )
 
 
-def write_logs(enrollment: Enrollment, logs: list[LogEntry]) -> None:
-    """One INSERT of the step transaction's logs (``engine.runtime.rows``: the statement's
-    text is built once per process, not compiled by the ORM for every transaction)."""
-    if not logs:
-        return
-    insert_rows(
-        StepLog,
-        [
-            {
-                "tenant_id": enrollment.tenant_id,
-                "workflow_id": enrollment.workflow_id,
-                "version_id": enrollment.version_id,
-                "enrollment_id": enrollment.pk,
-                "triggering_object_id": str(enrollment.contact_id),
-                "step_id": entry.step_id,
-                "step_type": entry.step_type,
-                "step_name": entry.step_name,
-                "visit": entry.visit,
-                "attempt": entry.attempt,
-                "status": entry.status,
-                "input_context": _jsonable(entry.input),
-                "raw_output": _jsonable(entry.raw_output),
-                "parsed_output": _jsonable(
-                    entry.parsed_output if entry.parsed_output is not None else entry.output
-                ),
-                "error_message": entry.error,
-                "next_step": entry.next_step,
-                "model_name": entry.model_name,
-                "input_tokens": entry.input_tokens,
-                "output_tokens": entry.output_tokens,
-                "thinking_tokens": entry.thinking_tokens,
-                "cached_tokens": entry.cached_tokens,
-                "token_usage": _total_tokens(entry),
-                "cost": entry.cost,
-                "prompt_id": entry.prompt_id,
-                "started_at": entry.started_at,
-                "finished_at": entry.finished_at,
-                "duration_ms": entry.duration_ms,
-                "possible_duplicate": entry.possible_duplicate,
-            }
-            for entry in logs
-        ],
-    )
+def log_rows(enrollment: Enrollment, logs: list[LogEntry]) -> list[dict[str, Any]]:
+    """The StepLog rows (attname → value) of a step transaction's logs, written by one INSERT
+    (``engine.runtime.rows``: its text built once per process, not compiled by the ORM)."""
+    return [
+        {
+            "tenant_id": enrollment.tenant_id,
+            "workflow_id": enrollment.workflow_id,
+            "version_id": enrollment.version_id,
+            "enrollment_id": enrollment.pk,
+            "triggering_object_id": str(enrollment.contact_id),
+            "step_id": entry.step_id,
+            "step_type": entry.step_type,
+            "step_name": entry.step_name,
+            "visit": entry.visit,
+            "attempt": entry.attempt,
+            "status": entry.status,
+            "input_context": _jsonable(entry.input),
+            "raw_output": _jsonable(entry.raw_output),
+            "parsed_output": _jsonable(
+                entry.parsed_output if entry.parsed_output is not None else entry.output
+            ),
+            "error_message": entry.error,
+            "next_step": entry.next_step,
+            "model_name": entry.model_name,
+            "input_tokens": entry.input_tokens,
+            "output_tokens": entry.output_tokens,
+            "thinking_tokens": entry.thinking_tokens,
+            "cached_tokens": entry.cached_tokens,
+            "token_usage": _total_tokens(entry),
+            "cost": entry.cost,
+            "prompt_id": entry.prompt_id,
+            "started_at": entry.started_at,
+            "finished_at": entry.finished_at,
+            "duration_ms": entry.duration_ms,
+            "possible_duplicate": entry.possible_duplicate,
+        }
+        for entry in logs
+    ]
 
 
 def _total_tokens(entry: LogEntry) -> int | None:

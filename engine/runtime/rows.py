@@ -27,14 +27,28 @@ def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> int:
     """
     if not rows:
         return 0
+    db = connections[DEFAULT_DB_ALIAS]  # the proxy ``connection`` costs a lookup per use
+    params = _row_params(model, rows, db)
+    # One row's statement for every row: psycopg keeps its parsed form (it caches statements
+    # of up to 50 parameters) and sends the rows together in one round trip (pipeline mode).
+    with db.cursor() as cursor:
+        if len(params) == 1:
+            cursor.execute(_statement(model, db.vendor), params[0])
+        else:
+            cursor.executemany(_statement(model, db.vendor), params)
+    return len(rows)
+
+
+def _row_params(model: type[models.Model], rows: list[dict[str, Any]], db: Any) -> list[list]:
+    """Each row's values in the INSERT's column order, prepared; KeyError for an unknown
+    attname (see :func:`insert_rows`)."""
     columns = _columns(model)
     known = {column.field.attname for column in columns}
     for row in rows:
         unknown = set(row) - known
         if unknown:
             raise KeyError(f"{model._meta.label} has no column(s) {sorted(unknown)}")
-    db = connections[DEFAULT_DB_ALIAS]  # the proxy ``connection`` costs a lookup per use
-    params = [
+    return [
         [
             _prep_column(
                 column,
@@ -45,14 +59,6 @@ def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> int:
         ]
         for row in rows
     ]
-    # One row's statement for every row: psycopg keeps its parsed form (it caches statements
-    # of up to 50 parameters) and sends the rows together in one round trip (pipeline mode).
-    with db.cursor() as cursor:
-        if len(params) == 1:
-            cursor.execute(_statement(model, db.vendor), params[0])
-        else:
-            cursor.executemany(_statement(model, db.vendor), params)
-    return len(rows)
 
 
 class _Column(NamedTuple):
@@ -232,6 +238,7 @@ def update_fields(
     names: tuple[str, ...] | list[str],
     *,
     only_if: dict[str, Any] | None = None,
+    inserting: tuple[type[models.Model], list[dict[str, Any]]] | None = None,
 ) -> int:
     """UPDATE ``names`` (field names) of a row by the instance's primary key; rows written.
 
@@ -240,11 +247,32 @@ def update_fields(
     field among ``names`` is stamped as ``save`` would stamp it. ``only_if`` (field name →
     value): the row is written only while those columns hold those values (0 otherwise), as
     ``filter(pk=…, **only_if).update(…)`` would.
+
+    ``inserting`` (model, rows as for :func:`insert_rows`): rows written with the UPDATE — on
+    PostgreSQL in its ``WITH`` (one statement: a step transaction's log rows and its
+    enrollment's advance), elsewhere by :func:`insert_rows` just before it.
     """
     sql, params = update_statement(instance, names, only_if=only_if)
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]
+    if inserting is not None and inserting[1]:
+        model, rows = inserting
+        if db.vendor == "postgresql":
+            values = _row_params(model, rows, db)
+            sql = f"WITH inserted AS ({_multi_row_statement(model, len(values))}) {sql}"
+            params = [value for row in values for value in row] + params
+        else:
+            insert_rows(model, rows)
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+@cache
+def _multi_row_statement(model: type[models.Model], count: int) -> str:
+    """``INSERT … VALUES (…), (…)`` of ``count`` rows (PostgreSQL; one text per row count)."""
+    one = _statement(model, "postgresql")
+    row = one[one.index(" VALUES ") + len(" VALUES ") :]
+    return one + ", " + ", ".join([row] * (count - 1)) if count > 1 else one
 
 
 def update_statement(

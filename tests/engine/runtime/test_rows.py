@@ -220,3 +220,26 @@ def test_an_insert_with_a_claim_is_one_statement_and_inserts_only_while_work_is_
         workflow_id=enrollment.workflow_id, contact_id=enrollment.contact_id
     )
     assert sorted(mine.values_list("sequence", flat=True)) == [1, 2]
+
+
+def test_update_fields_writes_rows_inserting_with_it_in_one_statement_on_postgres(enrollment):
+    enrollment.current_step = "b"
+    logs = [row(enrollment, step_id="a"), row(enrollment, step_id="b", parsed_output={"n": 1})]
+
+    with CaptureQueriesContext(connection) as captured:
+        written = update_fields(enrollment, ("current_step",), inserting=(StepLog, logs))
+
+    assert written == 1
+    assert Enrollment.objects.get(pk=enrollment.pk).current_step == "b"
+    stored = StepLog.objects.filter(enrollment=enrollment).order_by("id")
+    assert [(log.step_id, log.parsed_output) for log in stored] == [("a", None), ("b", {"n": 1})]
+    statements = [q["sql"] for q in captured.captured_queries]
+    if connection.vendor == "postgresql":
+        assert len(statements) == 1
+        assert statements[0].startswith('WITH inserted AS (INSERT INTO "workflows_steplog"')
+    else:  # the rows first (Django logs an executemany as "2 times: INSERT …"), then the UPDATE
+        assert len(statements) == 2
+        assert 'INSERT INTO "workflows_steplog"' in statements[0]
+        assert statements[1].startswith('UPDATE "workflows_enrollment"')
+    with pytest.raises(KeyError, match="no column"):
+        update_fields(enrollment, ("current_step",), inserting=(StepLog, [{"nope": 1}]))
