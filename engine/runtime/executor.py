@@ -392,7 +392,8 @@ def persist(
     dispatch: bool = True,
     interrupted: str | None = None,
 ) -> None:
-    """One UPDATE of the enrollment, one INSERT of its step logs, then the directive
+    """One UPDATE of the enrollment with its step logs' INSERT (one statement on PostgreSQL,
+    ``rows.update_fields(…, inserting=…)``), then the directive
     (``dispatch=False``: the caller runs the next step itself; ``interrupted``: why a wait is
     being left early, see ``ended_wait``)."""
     was_waiting = enrollment.status == state.S.WAITING
