@@ -146,6 +146,25 @@ def test_custom_field_keys_are_listed_as_changed(trigger_queue):
     assert "custom_fields.goal" in trigger_of(workflow, contact)["changed"]
 
 
+def test_an_in_place_change_deep_in_a_loaded_contacts_custom_fields_is_seen(trigger_queue):
+    """What a load remembers is a copy down to the leaves: changing a nested list or dict in
+    place must not change the remembered value too (crm.signals._copied)."""
+    from crm.models import Contact
+
+    tenant = make_tenant()
+    workflow = listening(tenant, "contact_updated", config={"fields": ["custom_fields.plan"]})
+    created = make_contact(tenant, custom_fields={"plan": {"seats": [1, 2], "tier": "gold"}})
+    trigger_queue.drain()
+
+    loaded = Contact.objects.get(pk=created.pk)
+    loaded.custom_fields["plan"]["seats"].append(3)
+    loaded.save()
+    trigger_queue.drain()
+
+    assert enrolled(workflow) == [created.pk]
+    assert "custom_fields.plan" in trigger_of(workflow, created)["changed"]
+
+
 def test_a_save_without_changes_announces_nothing(trigger_queue):
     tenant = make_tenant()
     listening(tenant, "contact_updated")
