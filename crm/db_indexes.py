@@ -24,11 +24,12 @@ def _single_column_indexes(schema_editor, model, column: str) -> list[str]:
 
 
 def field_index_drop(
-    app_label: str, fields: list[tuple[str, str]], state_operations: list
+    app_label: str, alter_fields: list[migrations.AlterField]
 ) -> migrations.SeparateDatabaseAndState:
-    """``state_operations`` (the ``AlterField``s to ``db_index=False``) for the model state;
-    for the database, ``DROP INDEX`` of each field's own index (``fields``: (model name,
-    field name)), and ``CREATE INDEX`` of it back when the migration is reversed."""
+    """``alter_fields`` (``AlterField``s to ``db_index=False``) for the model state; for the
+    database, ``DROP INDEX`` of each altered field's own index, and ``CREATE INDEX`` of it back
+    when the migration is reversed."""
+    fields = [(operation.model_name, operation.name) for operation in alter_fields]
 
     def forward(apps, schema_editor) -> None:
         for model_name, field_name in fields:
@@ -45,6 +46,6 @@ def field_index_drop(
                 schema_editor.execute(schema_editor._create_index_sql(model, fields=[field]))
 
     return migrations.SeparateDatabaseAndState(
-        state_operations=state_operations,
+        state_operations=alter_fields,
         database_operations=[migrations.RunPython(forward, backward)],
     )

@@ -104,10 +104,13 @@ def test_dropping_a_field_index_leaves_its_foreign_key_constraint_alone():
     """crm.db_indexes: the migrations' DROP INDEX must not drop and re-add the constraint
     (which re-checks every row under a lock); reversed, the index comes back."""
     from django.apps import apps as live_apps
+    from django.db import migrations
 
     from crm.db_indexes import field_index_drop
+    from workflows.models import StepLog
 
-    run = field_index_drop("workflows", [("steplog", "enrollment")], []).database_operations[0]
+    altered = migrations.AlterField("steplog", "enrollment", StepLog._meta.get_field("enrollment"))
+    run = field_index_drop("workflows", [altered]).database_operations[0]
 
     def state() -> tuple[list[str], list[int]]:
         with connection.cursor() as cursor:

@@ -7,17 +7,6 @@ from django.db import migrations, models
 from crm.db_indexes import field_index_drop
 
 
-FIELDS = [
-    ("contact", "tenant"),
-    ("contacttag", "contact"),
-    ("emailtemplate", "tenant"),
-    ("message", "contact"),
-    ("tag", "tenant"),
-    ("tenantmembership", "tenant"),
-    ("voicemaildrop", "tenant"),
-]
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("crm", "0004_phone_e164"),
@@ -26,7 +15,6 @@ class Migration(migrations.Migration):
     operations = [
         field_index_drop(
             "crm",
-            FIELDS,
             [
                 migrations.AlterField(
                     model_name="contact",

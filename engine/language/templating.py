@@ -507,7 +507,7 @@ def _raw_value(path: str, data: dict[str, Any]) -> Any:
 
 def _render_tree(value: Any, data: dict[str, Any]) -> Any:
     if isinstance(value, str):
-        if "{{" not in value and "{%" not in value:
+        if not reads_context(value):
             return value
         single = _SINGLE_VARIABLE.fullmatch(value)
         if single:

@@ -6,11 +6,6 @@ from django.db import migrations, models
 from crm.db_indexes import field_index_drop
 
 
-FIELDS = [
-    ("webhookdelivery", "workflow"),
-]
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("engine", "0005_webhook_delivery_outcome"),
@@ -20,7 +15,6 @@ class Migration(migrations.Migration):
     operations = [
         field_index_drop(
             "engine",
-            FIELDS,
             [
                 migrations.AlterField(
                     model_name="webhookdelivery",

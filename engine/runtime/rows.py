@@ -135,13 +135,15 @@ def _fields(model: type[models.Model]) -> tuple[models.Field, ...]:
 
 
 @cache
-def _statement(model: type[models.Model], vendor: str) -> str:
+def _statement(model: type[models.Model], vendor: str, rows: int = 1) -> str:
+    """``INSERT … VALUES (…)[, (…)…]`` of ``rows`` rows, one text per row count."""
     # ``vendor`` is part of the key: quoting differs between backends (tests switch them).
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     columns = ", ".join(quote(field.column) for field in _fields(model))
-    values = ", ".join(["%s"] * len(_fields(model)))
+    row = "(" + ", ".join(["%s"] * len(_fields(model))) + ")"
+    values = ", ".join([row] * rows)
     # Identifiers come from the model's metadata; every value is a parameter.
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {values}"  # noqa: S608
 
 
 def insert_instance(
@@ -258,21 +260,13 @@ def update_fields(
         model, rows = inserting
         if db.vendor == "postgresql":
             values = _row_params(model, rows, db)
-            sql = f"WITH inserted AS ({_multi_row_statement(model, len(values))}) {sql}"
+            sql = f"WITH inserted AS ({_statement(model, db.vendor, len(values))}) {sql}"
             params = [value for row in values for value in row] + params
         else:
             insert_rows(model, rows)
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
-
-
-@cache
-def _multi_row_statement(model: type[models.Model], count: int) -> str:
-    """``INSERT … VALUES (…), (…)`` of ``count`` rows (PostgreSQL; one text per row count)."""
-    one = _statement(model, "postgresql")
-    row = one[one.index(" VALUES ") + len(" VALUES ") :]
-    return one + ", " + ", ".join([row] * (count - 1)) if count > 1 else one
 
 
 def update_statement(

@@ -6,12 +6,6 @@ from django.db import migrations, models
 from crm.db_indexes import field_index_drop
 
 
-FIELDS = [
-    ("aibudget", "tenant"),
-    ("prompt", "tenant"),
-]
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("crm", "0005_no_redundant_fk_indexes"),
@@ -21,7 +15,6 @@ class Migration(migrations.Migration):
     operations = [
         field_index_drop(
             "prompts",
-            FIELDS,
             [
                 migrations.AlterField(
                     model_name="aibudget",

@@ -7,20 +7,6 @@ from django.db import migrations, models
 from crm.db_indexes import field_index_drop
 
 
-FIELDS = [
-    ("enrollment", "contact"),
-    ("enrollment", "tenant"),
-    ("enrollment", "workflow"),
-    ("scheduledaction", "enrollment"),
-    ("steplog", "enrollment"),
-    ("steplog", "tenant"),
-    ("steplog", "workflow"),
-    ("workflow", "tenant"),
-    ("workflowstep", "workflow"),
-    ("workflowversion", "workflow"),
-]
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("crm", "0005_no_redundant_fk_indexes"),
@@ -31,7 +17,6 @@ class Migration(migrations.Migration):
     operations = [
         field_index_drop(
             "workflows",
-            FIELDS,
             [
                 migrations.AlterField(
                     model_name="enrollment",

@@ -16,7 +16,6 @@ class Migration(migrations.Migration):
     operations = [
         field_index_drop(
             "workflows",
-            [("steplog", "parent"), ("steplog", "prompt")],
             [
                 migrations.AlterField(
                     model_name="steplog",
