@@ -1,13 +1,14 @@
 """One webhook journey's parts, timed and profiled in one process (no web server, no worker).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/automation_studio_journeys \
-    .venv/bin/python bench/profile_journey.py "Bench tag5" 300 [--profile cumulative|tottime]
+    .venv/bin/python bench/profile_journey.py "Bench tag5" 300 [--profile [tottime]] \
+        [--callers=<function>]
 
 Reads the database ``bench_journeys.py`` leaves behind (its workflows "Bench pure5", "Bench
 tag5", "Bench mix", "Bench one", "Bench tag40" and contacts C1…C10000). For N signed requests
 it posts the webhook through Django's test client (DEBUG off) and then runs the tasks the
 request queued, in this process; it prints wall and CPU time per request and per journey's
-tasks (ms), and with ``--profile`` a cProfile of a second round by CPU time. Not a benchmark of
+tasks (ms) — its own and that of the PostgreSQL backend serving it — and with ``--profile`` a cProfile of a second round by CPU time. Not a benchmark of
 the deployment (no HTTP, no broker): a magnifying glass for where a journey's CPU goes.
 """
 
@@ -61,12 +62,27 @@ def main() -> None:
         if response.status_code != 202:
             sys.exit(f"the webhook answered {response.status_code}: {response.content!r}")
 
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def backend_cpu() -> float:
+        """CPU seconds the PostgreSQL backend serving this process has used (Linux /proc;
+        whole clock ticks, so only a sum over many journeys means anything)."""
+        with open(f"/proc/{backend}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
     def round_of(offset: int, profile: cProfile.Profile | None = None) -> tuple[float, ...]:
-        spent = [0.0, 0.0, 0.0, 0.0]  # request wall, cpu; tasks wall, cpu (seconds)
+        # request wall, cpu, PostgreSQL cpu; tasks wall, cpu, PostgreSQL cpu (seconds)
+        spent = [0.0] * 6
         with queue.use_dispatcher(lambda task, task_args: held.append((task, task_args))):
             for i in range(count):
-                for part, work in ((0, lambda i=i: request(offset + i)), (2, run_held)):
-                    wall, cpu = time.perf_counter(), time.process_time()
+                for part, work in ((0, lambda i=i: request(offset + i)), (3, run_held)):
+                    wall, cpu, db = time.perf_counter(), time.process_time(), backend_cpu()
                     if profile:
                         profile.enable()
                     work()
@@ -74,6 +90,7 @@ def main() -> None:
                         profile.disable()
                     spent[part] += time.perf_counter() - wall
                     spent[part + 1] += time.process_time() - cpu
+                    spent[part + 2] += backend_cpu() - db
         return tuple(value / count * 1000 for value in spent)
 
     def run_held() -> None:
@@ -85,14 +102,17 @@ def main() -> None:
     round_of(1000)  # warm: caches, connections, the trigger index
     figures = round_of(2000)
     print(
-        f"{name}: request wall {figures[0]:.2f} cpu {figures[1]:.2f} ms | "
-        f"tasks wall {figures[2]:.2f} cpu {figures[3]:.2f} ms"
+        f"{name}: request wall {figures[0]:.2f} cpu {figures[1]:.2f} postgres {figures[2]:.2f} ms"
+        f" | tasks wall {figures[3]:.2f} cpu {figures[4]:.2f} postgres {figures[5]:.2f} ms"
     )
     if "--profile" in sys.argv:
         profile = cProfile.Profile(time.process_time)
         round_of(4000, profile)
-        order = sys.argv[-1] if sys.argv[-1] in ("cumulative", "tottime") else "cumulative"
-        pstats.Stats(profile).sort_stats(order).print_stats(40)
+        order = "tottime" if "tottime" in sys.argv else "cumulative"
+        stats = pstats.Stats(profile).sort_stats(order)
+        stats.print_stats(40)
+        for flag in [a for a in sys.argv if a.startswith("--callers=")]:
+            stats.print_callers(flag.removeprefix("--callers="))
 
 
 if __name__ == "__main__":

@@ -243,3 +243,71 @@ def test_update_fields_writes_rows_inserting_with_it_in_one_statement_on_postgre
         assert statements[1].startswith('UPDATE "workflows_enrollment"')
     with pytest.raises(KeyError, match="no column"):
         update_fields(enrollment, ("current_step",), inserting=(StepLog, [{"nope": 1}]))
+
+
+def _stored(enrollment, step_id):
+    log = StepLog.objects.get(enrollment=enrollment, step_id=step_id)
+    return {
+        field.attname: getattr(log, field.attname)
+        for field in StepLog._meta.concrete_fields
+        if field.attname not in ("id", "step_id")
+    }
+
+
+def test_rows_written_with_an_update_are_stored_as_bound_values_would_store_them(enrollment):
+    # On PostgreSQL the rows travel as one JSON parameter (jsonb_populate_recordset); what is
+    # stored must be exactly what binding each value stores (insert_rows), type by type.
+    started = timezone.now().replace(microsecond=123456)
+    fields = {
+        "parsed_output": {"nested": {"list": [1, "two", None, 2.5]}, "quote": 'it\'s "x" %s'},
+        "raw_output": "a JSON string",
+        "input_context": None,  # SQL NULL, as JSONField saves None
+        "cost": Decimal("0.000123"),
+        "input_tokens": 7,
+        "output_tokens": None,
+        "error_message": "näh 🙂 \\ back\nslash",
+        "started_at": started,
+        "finished_at": started + timezone.timedelta(milliseconds=5),
+        "possible_duplicate": True,
+        "visit": 3,
+    }
+    insert_rows(StepLog, [row(enrollment, step_id="bound", **fields)])
+    with CaptureQueriesContext(connection) as captured:
+        update_fields(
+            enrollment, ("current_step",), inserting=(StepLog, [row(enrollment, **fields)])
+        )
+
+    assert _stored(enrollment, "a") == _stored(enrollment, "bound")
+    assert StepLog.objects.filter(input_context__isnull=True, step_id="a").count() == 1
+    if connection.vendor == "postgresql":
+        (statement,) = [q["sql"] for q in captured.captured_queries]
+        assert "jsonb_populate_recordset" in statement
+
+
+def test_a_value_json_cannot_carry_is_bound_as_before(enrollment):
+    # JSON null (not SQL NULL) in a JSON column is an expression: the rows are bound instead.
+    json_null = models.Value(None, models.JSONField())
+    logs = [row(enrollment, raw_output=json_null), row(enrollment, step_id="b")]
+    with CaptureQueriesContext(connection) as captured:
+        update_fields(enrollment, ("current_step",), inserting=(StepLog, logs))
+
+    assert StepLog.objects.get(enrollment=enrollment, step_id="a").raw_output is None
+    assert StepLog.objects.filter(enrollment=enrollment, raw_output__isnull=True).count() == 1
+    if connection.vendor == "postgresql":
+        assert "jsonb_populate_recordset" not in captured.captured_queries[0]["sql"]
+
+
+def test_a_bad_value_in_json_rows_fails_as_a_bound_one_fails(enrollment):
+    bad_rows = [{"step_type": None}]  # NOT NULL
+    if connection.vendor == "postgresql":  # SQLite does not enforce a CharField's length
+        bad_rows.append({"step_id": "x" * 101})
+    for bad in bad_rows:
+        with pytest.raises(Exception) as bound, transaction.atomic():
+            insert_rows(StepLog, [row(enrollment, **bad)])
+        logs = [row(enrollment, **bad)]
+        with pytest.raises(Exception) as as_json, transaction.atomic():
+            update_fields(enrollment, ("current_step",), inserting=(StepLog, logs))
+
+        assert type(as_json.value) is type(bound.value)
+        assert type(as_json.value).__name__ in ("IntegrityError", "DataError")
+        assert not StepLog.objects.filter(enrollment=enrollment).exists()
