@@ -168,3 +168,38 @@ def test_bulk_snapshots_match_the_adapters_own(crowd):
     contacts = [type(vips[0]).objects.get(pk=c.pk) for c in vips + others]
 
     assert snapshots(contacts) == [contact_adapter().snapshot(c) for c in contacts]
+
+
+def test_streamed_row_snapshots_are_the_adapters_own_for_every_kind_of_contact(crowd):
+    # A filtered schedule reads the bundled CRM's contacts as rows (no model instances): each
+    # snapshot must be exactly what the adapter makes of the contact, field by field.
+    from engine.effects.contacts import contact_adapter
+    from engine.triggers.audience import _snapshot_stream
+
+    tenant, _workflow, vips, others = crowd
+    odd = [
+        make_contact(
+            tenant,
+            tags=["b", "a", "vip"],
+            first_name="",
+            last_name="Solo",
+            custom_fields={"plan": {"tier": 2}, "n": [1, None]},
+            email_opt_out=True,
+            voice_opt_out=True,
+            stage="customer",
+            timezone="Europe/Berlin",
+        ),
+        make_contact(tenant, first_name="Two Words", last_name="", phone="", email=""),
+    ]
+    make_contact(make_tenant(slug="elsewhere"))  # another tenant's contact is not streamed
+    contacts = sorted(vips + others + odd, key=lambda c: c.pk)
+
+    streamed = list(_snapshot_stream(tenant.pk))
+
+    adapter = contact_adapter()
+    expected = [(c.pk, adapter.snapshot(type(c).objects.get(pk=c.pk))) for c in contacts]
+    assert streamed == expected
+    assert streamed[-2][1]["tags"] == ["a", "b", "vip"]
+    assert streamed[-2][1]["opted_out"] == {
+        "email": True, "sms": False, "whatsapp": False, "voice": True
+    }  # fmt: skip
