@@ -25,10 +25,19 @@ RUN_ACTION = "engine.tasks.run_scheduled_action"
 ENROLL = "engine.tasks.enroll_contact"
 
 
-def delivery_enroll_args(workflow_id: int, delivery_pk: int, trigger: dict[str, Any]) -> list[Any]:
+def delivery_enroll_args(
+    workflow_id: int,
+    delivery_pk: int,
+    trigger: dict[str, Any],
+    *,
+    seen: dict[str, Any] | None = None,
+) -> list[Any]:
     """The arguments of ``ENROLL`` for a recorded webhook delivery (the request and the sweep
-    send the same): workflow id, contact id (from ``trigger``), trigger data, delivery pk."""
-    return [workflow_id, trigger.get("contact_id"), trigger, delivery_pk]
+    send the same): workflow id, contact id (from ``trigger``), trigger data, delivery pk, and
+    from the request what it saw of the workflow (``seen``: ``tenant_id``, ``version_id`` and
+    ``name``; the task then need not read the row, see ``dispatch.contact_enroll``)."""
+    args = [workflow_id, trigger.get("contact_id"), trigger, delivery_pk]
+    return [*args, seen] if seen else args
 
 
 def _send(name: str, args: list[Any]) -> None:

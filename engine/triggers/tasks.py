@@ -24,13 +24,19 @@ def dispatch_event(events: list[dict[str, Any]]) -> list[int]:
 
 @shared_task(name="engine.tasks.enroll_contact", ignore_result=True)
 def enroll_contact(
-    workflow_id: int, contact_id: Any, trigger: dict[str, Any], delivery: int | None = None
+    workflow_id: int,
+    contact_id: Any,
+    trigger: dict[str, Any],
+    delivery: int | None = None,
+    seen: dict[str, Any] | None = None,
 ) -> int | None:
     # ``delivery``: the WebhookDelivery row that records this work (webhooks); host code and
     # messages from before it omit it. A re-send of a settled delivery does nothing.
+    # ``seen``: the workflow as the webhook request saw it (queue.delivery_enroll_args).
     return dispatch.contact_enroll(
-        workflow_id=workflow_id, contact_id=contact_id, trigger=trigger, delivery=delivery
-    )
+        workflow_id=workflow_id, contact_id=contact_id, trigger=trigger, delivery=delivery,
+        seen=seen,
+    )  # fmt: skip
 
 
 @shared_task(name="engine.tasks.run_schedule", ignore_result=True)

@@ -17,10 +17,12 @@ from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from crm.phones import PhoneNumberInvalid, tenant_e164
@@ -29,7 +31,7 @@ from engine.effects.contacts import contact_model
 from engine.effects.prepared import first_row
 from engine.models import WebhookDelivery
 from engine.runtime import queue
-from engine.runtime.rows import Claim, insert_instance, update_fields, update_statement
+from engine.runtime.rows import Claim, insert_instance, update_statement
 from engine.triggers.schedule import published_trigger
 from workflows.models import Workflow
 
@@ -226,7 +228,13 @@ def webhook_receive(
             except IntegrityError:
                 replayed = True
                 raise
-            args = queue.delivery_enroll_args(workflow.pk, delivery.pk, context)
+            # What the task needs of the workflow, as read here: it need not read it again.
+            seen = {
+                "tenant_id": workflow.tenant_id,
+                "version_id": workflow.published_version_id,
+                "name": workflow.name,
+            }
+            args = queue.delivery_enroll_args(workflow.pk, delivery.pk, context, seen=seen)
             # Robust: the delivery is committed and owed, so a broker that fails here is
             # logged and the sweep sends the task later; the sender still gets its 202.
             # (Outside a transaction on_commit calls it at once: the INSERT has committed.)
@@ -238,20 +246,51 @@ def webhook_receive(
     return WebhookAccepted(workflow.pk, contact.pk, delivery_id, created)
 
 
-def delivery_claim(delivery_pk: int) -> Claim:
+def delivery_claim(delivery_pk: int, *, still: tuple[int, int] | None = None) -> Claim:
     """A claim for ``enrollment_create``: marks the delivery enrolled inside the enrollment's
     transaction — on PostgreSQL inside the enrollment's INSERT itself (``rows.Claim``). The
     UPDATE takes the row lock, so a second run of the same message waits for the first to
-    commit and then finds the outcome set: it enrolls nobody."""
+    commit and then finds the outcome set: it enrolls nobody.
+
+    ``still`` (workflow id, published version id): claim only while that workflow is active
+    on that version — the task enrolls on what the request saw without reading the row
+    (``dispatch.contact_enroll``); when the row has changed, nothing is claimed or inserted.
+    """
     settled = WebhookDelivery(
         pk=delivery_pk, outcome=WebhookDelivery.Outcome.ENROLLED, handled_at=timezone.now()
     )
     owed = {"outcome": ""}
     # filter(pk=…, outcome="").update(…), its statement built once per process.
     sql, params = update_statement(settled, ("outcome", "handled_at"), only_if=owed)
-    return Claim(
-        statement=(f"{sql} RETURNING 1", params),
-        run=lambda: update_fields(settled, ("outcome", "handled_at"), only_if=owed) == 1,
+    if still is not None:
+        sql, params = f"{sql} AND {_still_sql()}", [*params, *still, Workflow.Status.ACTIVE]
+
+    def run() -> bool:
+        rows = WebhookDelivery.objects.filter(pk=delivery_pk, outcome="")
+        if still is not None:
+            rows = rows.filter(Exists(_still(*still)))
+        return rows.update(outcome=settled.outcome, handled_at=settled.handled_at) == 1
+
+    return Claim(statement=(f"{sql} RETURNING 1", params), run=run)
+
+
+def _still(workflow_id: int, version_id: int):
+    return Workflow.objects.filter(
+        pk=workflow_id, published_version_id=version_id, status=Workflow.Status.ACTIVE
+    )
+
+
+@cache
+def _still_sql() -> str:
+    """``EXISTS (…)``: the workflow (id, published version id, status: three parameters) is
+    still as the request saw it; text built once per process from the model's metadata."""
+    quote, meta = connection.ops.quote_name, Workflow._meta
+    columns = [quote(meta.get_field(name).column) for name in ("id", "published_version", "status")]
+    # Identifiers come from the model's metadata; the values are parameters.
+    return (
+        f"EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE "  # noqa: S608
+        + " AND ".join(f"{column} = %s" for column in columns)
+        + ")"
     )
 
 

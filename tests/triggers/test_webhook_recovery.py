@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from engine.models import WebhookDelivery
 from engine.runtime import queue, scheduler
-from engine.triggers.webhooks import ENROLL, deliveries_purge
-from tests.cast import make_contact, make_tenant
+from engine.triggers.webhooks import ENROLL, deliveries_purge, delivery_claim
+from tests.cast import make_contact, make_tenant, publish_raw
 from tests.triggers.helpers import enrolled, listening
 from tests.triggers.test_webhooks import post
-from workflows.models import Enrollment, ScheduledAction
+from workflows.models import Enrollment, ScheduledAction, Workflow
 from workflows.services import workflow_pause
 
 GOLD_ONLY = [{"field": "trigger.body.plan", "operator": "equals", "value": "gold"}]
@@ -252,3 +252,59 @@ def test_a_lost_message_is_recovered_by_the_beat_sweep_and_the_real_worker(
 
     assert enrolled(workflow) == [contact.pk]
     assert WebhookDelivery.objects.get(delivery_id="e2e-lost").outcome == "enrolled"
+
+
+def test_the_enrolling_task_does_not_read_the_workflow_the_request_just_read(
+    client, trigger_queue, ann_hook
+):
+    workflow, contact = ann_hook
+    post(client, workflow, {"email": "ann@example.com", "plan": "gold"}, delivery="w1")
+    (args,) = enroll_messages(trigger_queue)
+    seen = {"tenant_id": workflow.tenant_id, "version_id": workflow.published_version_id}
+    assert {key: args[4][key] for key in seen} == seen  # what the request saw travels along
+
+    with CaptureQueriesContext(connection) as captured:
+        trigger_queue.drain()
+
+    workflows = Workflow._meta.db_table
+    reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert not [sql for sql in reads if f'FROM "{workflows}"' in sql]
+    # … the claim checks the row instead, inside the enrollment's INSERT:
+    (claim,) = [q["sql"] for q in captured.captured_queries if "WITH claimed" in q["sql"]]
+    assert f'"{workflows}"' in claim.split("EXISTS (SELECT 1 FROM")[1]
+    assert enrolled(workflow) == [contact.pk]
+    assert WebhookDelivery.objects.get(delivery_id="w1").outcome == "enrolled"
+
+
+def test_a_workflow_republished_between_request_and_task_enrolls_on_its_new_version(
+    client, trigger_queue, ann_hook
+):
+    workflow, contact = ann_hook
+    seen_version = workflow.published_version_id
+    post(client, workflow, {"email": "ann@example.com", "plan": "gold"}, delivery="r1")
+    trigger_queue.commit()
+    definition = dict(workflow.published_version.definition, name="Republished")
+    newer = publish_raw(workflow, definition)  # between the request and the task
+
+    trigger_queue.drain()
+
+    enrollment = Enrollment.objects.get(workflow=workflow)
+    assert (enrollment.contact_id, enrollment.version_id) == (contact.pk, newer.pk)
+    assert newer.pk != seen_version
+    assert WebhookDelivery.objects.get(delivery_id="r1").outcome == "enrolled"
+
+
+def test_a_claim_on_a_changed_workflow_claims_nothing_on_either_backend(ann_hook):
+    # The claim's fallback (a statement of its own, where WITH cannot hold an UPDATE) obeys
+    # the same condition as the statement folded into the INSERT.
+    workflow, _contact = ann_hook
+    owed = WebhookDelivery.objects.create(workflow=workflow, delivery_id="c1", trigger={})
+    version = workflow.published_version_id
+
+    assert delivery_claim(owed.pk, still=(workflow.pk, version + 1000)).run() is False
+    Workflow.objects.filter(pk=workflow.pk).update(status=Workflow.Status.PAUSED)
+    assert delivery_claim(owed.pk, still=(workflow.pk, version)).run() is False
+    assert WebhookDelivery.objects.get(pk=owed.pk).outcome == ""
+    Workflow.objects.filter(pk=workflow.pk).update(status=Workflow.Status.ACTIVE)
+    assert delivery_claim(owed.pk, still=(workflow.pk, version)).run() is True
+    assert WebhookDelivery.objects.get(pk=owed.pk).outcome == "enrolled"
