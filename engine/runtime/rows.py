@@ -159,6 +159,7 @@ def insert_instance(
     *,
     computed: dict[str, tuple[str, list[Any]]] | None = None,
     claim: Claim | None = None,
+    source: tuple[str, list[Any]] | None = None,
 ) -> Any:
     """INSERT one new model instance and set its primary key; returns it.
 
@@ -176,16 +177,26 @@ def insert_instance(
     ``claim``: the row is inserted only if the claim takes its work (:class:`Claim`); None is
     returned, and nothing inserted, when the work was done already. On PostgreSQL the claim's
     UPDATE runs in the INSERT's own ``WITH`` (one round trip); elsewhere it runs first.
+
+    ``source`` (PostgreSQL only; ValueError elsewhere): ``(sql, params)`` of a SELECT of at
+    most one row; the row is inserted only when it yields one (None is returned otherwise),
+    and ``computed`` subqueries may read its columns as ``source.<column>``: a value found
+    and the row that records it, in one statement.
     """
     model = type(instance)
     db = connections[DEFAULT_DB_ALIAS]
     computed = computed or {}
     returning = db.features.can_return_columns_from_insert
     claim_sql, claim_params = claim.statement if claim is not None else ("", [])
+    gate = "claimed"
     if claim is not None and db.vendor != "postgresql":  # no UPDATE inside WITH there
         if not claim.run():
             return None
         claim_sql, claim_params = "", []
+    if source is not None:
+        if claim is not None or db.vendor != "postgresql":
+            raise ValueError("source= needs PostgreSQL and no claim")
+        (claim_sql, claim_params), gate = source, "source"
     if computed and not returning:
         # No RETURNING (SQLite before 3.35): read each computed value first, then insert it.
         with db.cursor() as cursor:
@@ -203,10 +214,11 @@ def insert_instance(
             params.append(_prep_column(column, field.pre_save(instance, True), db))
     with db.cursor() as cursor:
         if returning:
-            cursor.execute(_insert_returning(model, shape, db.vendor, claim_sql), params)
+            statement = _insert_returning(model, shape, db.vendor, claim_sql, gate)
+            cursor.execute(statement, params)
             row = cursor.fetchone()
             if row is None:
-                return None  # the claim found its work done: nothing inserted
+                return None  # the claim found its work done (the source no row): no INSERT
         else:
             cursor.execute(_statement(model, db.vendor), params)
             row = (cursor.lastrowid,)
@@ -219,12 +231,16 @@ def insert_instance(
 
 @cache
 def _insert_returning(
-    model: type[models.Model], shape: tuple[tuple[str, str], ...], vendor: str, claim: str = ""
+    model: type[models.Model],
+    shape: tuple[tuple[str, str], ...],
+    vendor: str,
+    claim: str = "",
+    gate: str = "claimed",
 ) -> str:
     """``INSERT … VALUES (…) RETURNING pk[, computed…]``; each computed field's placeholder
     is its subquery (text from our own code, never from input: its values are parameters).
-    With ``claim`` (an ``UPDATE … RETURNING``): ``WITH claimed AS (claim) INSERT … SELECT …
-    FROM claimed``, which inserts only when the claim updated its row."""
+    With ``claim`` (an ``UPDATE … RETURNING``, or a source's SELECT): ``WITH <gate> AS
+    (claim) INSERT … SELECT … FROM <gate>``, which inserts only when it yields a row."""
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     subqueries = dict(shape)
     columns = ", ".join(quote(field.column) for field in _fields(model))
@@ -235,9 +251,9 @@ def _insert_returning(
     returned = [model._meta.pk.column] + [model._meta.get_field(name).column for name, _ in shape]
     # Identifiers come from the model's metadata, the claim from our own code; values are
     # parameters.
-    source = f"SELECT {values} FROM claimed" if claim else f"VALUES ({values})"  # noqa: S608
+    source = f"SELECT {values} FROM {gate}" if claim else f"VALUES ({values})"  # noqa: S608
     return (
-        (f"WITH claimed AS ({claim}) " if claim else "")
+        (f"WITH {gate} AS ({claim}) " if claim else "")
         + f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {source} "
         f"RETURNING {', '.join(quote(column) for column in returned)}"
     )

@@ -22,13 +22,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists
+from django.db.models import Exists, F
 from django.utils import timezone
 
 from crm.phones import PhoneNumberInvalid, tenant_e164
 from engine.definition.bounded_json import JsonLimitError, JsonLimits, loads_bounded
 from engine.effects.contacts import contact_model
-from engine.effects.prepared import first_row
+from engine.effects.prepared import compiled_sql, first_row
 from engine.models import WebhookDelivery
 from engine.runtime import queue
 from engine.runtime.rows import Claim, insert_instance, update_statement
@@ -133,9 +133,12 @@ REQUEST_FIELDS = (
 )  # fmt: skip
 
 
-def _contact_for(
+def _match(
     workflow: Workflow, body: dict[str, Any], config: dict[str, Any]
-) -> tuple[Any, bool]:
+) -> tuple[str, str, dict[str, str]]:
+    """``(match_by, value, fields)``: what the body names the contact by (the value as it is
+    stored: a phone in E.164) and its contact fields; WebhookRejected(400) when it names
+    none or gives a phone that is not one."""
     match_by = config.get("match_by") or "email"
     value = _lookup(body, match_by)
     if not value:
@@ -148,29 +151,72 @@ def _contact_for(
         fields["phone"] = tenant_e164(fields["phone"], tenant_id=workflow.tenant_id)
     except PhoneNumberInvalid as exc:
         raise WebhookRejected(400, f"body {exc}") from None
-    if match_by == "phone":
-        value = fields["phone"]
-    model = contact_model()
+    return match_by, fields["phone"] if match_by == "phone" else value, fields
+
+
+def _matching(match_by: str):
+    """``build(tenant_id, value)`` of the QuerySet of contacts a webhook matches, first by id
+    (email case-insensitively, through its functional index; phone exactly)."""
     lookup = "email__iexact" if match_by == "email" else "phone"
+    # Two filter() calls keep the parameters in this order (one call sorts its keywords).
+    return lambda tenant_id, match: (
+        contact_model().objects.filter(tenant_id=tenant_id).filter(**{lookup: match}).order_by("pk")
+    )
+
+
+def _contact_for(
+    workflow: Workflow, config: dict[str, Any], match_by: str, value: str, fields: dict[str, str]
+) -> tuple[Any, bool]:
+    """The contact the body names, created when the workflow may create contacts (True);
+    WebhookRejected(422) when there is none and it may not."""
+    model = contact_model()
     contact = first_row(
-        key=("webhook: contact by", lookup, model._meta.label),
-        # Two filter() calls keep the parameters in this order (one call sorts its keywords).
-        build=lambda tenant_id, match: (
-            model.objects.filter(tenant_id=tenant_id).filter(**{lookup: match}).order_by("pk")[:1]
-        ),
+        key=("webhook: contact by", match_by, model._meta.label),
+        build=lambda tenant_id, match: _matching(match_by)(tenant_id, match)[:1],
         probes=[PROBE_ID, PROBE_TEXT],
         values=[workflow.tenant_id, value],
     )
     if contact is not None:
         return contact, False
     if not config.get("create"):
-        raise WebhookRejected(
-            422, f"no contact with {match_by} '{value}' and the workflow does not create contacts"
-        )
-    contact = contact_model().objects.create(
+        raise WebhookRejected(422, _no_contact(match_by, value))
+    contact = model.objects.create(
         tenant_id=workflow.tenant_id, source="webhook", **{k: v for k, v in fields.items() if v}
     )
     return contact, True
+
+
+def _no_contact(match_by: str, value: str) -> str:
+    return f"no contact with {match_by} '{value}' and the workflow does not create contacts"
+
+
+def _record_for_match(delivery: WebhookDelivery, tenant_id: int, match_by: str, value: str) -> Any:
+    """Find the contact and record the delivery with it in one statement (PostgreSQL): ``WITH
+    source AS (the contact's id) INSERT … SELECT … FROM source`` — the delivery's
+    ``contact_id`` and its trigger's ``contact_id`` filled in from the row found. Returns the
+    contact's id, or None when no contact matched (nothing recorded). IntegrityError for a
+    replay, as a plain INSERT."""
+    model = contact_model()
+    found = compiled_sql(
+        ("webhook: contact id by", match_by, model._meta.label),
+        lambda tenant_id, match: _matching(match_by)(tenant_id, match).values(contact=F("pk"))[:1],
+        [PROBE_ID, PROBE_TEXT],
+    )
+    if found is None:
+        raise ValueError(f"the contact lookup by {match_by} cannot be prepared")
+    context = delivery.trigger
+    # The trigger's JSON as the field adapts it, with the contact's id set by the database.
+    as_json = WebhookDelivery._meta.get_field("trigger").get_db_prep_save(context, connection)
+    computed = {
+        "contact_id": ("SELECT source.contact::text", []),
+        "trigger": ("SELECT jsonb_set(%s, '{contact_id}', to_jsonb(source.contact))", [as_json]),
+    }
+    if insert_instance(delivery, computed=computed, source=(found[0], [tenant_id, value])) is None:
+        return None
+    contact_id = model._meta.pk.to_python(delivery.contact_id)
+    context["contact_id"] = contact_id  # what the database wrote into the trigger's JSON
+    delivery.trigger = context
+    return contact_id
 
 
 def webhook_receive(
@@ -195,36 +241,46 @@ def webhook_receive(
     delivery_id = _header(headers, DELIVERY_HEADER)
     if not delivery_id or len(delivery_id) > 200:
         raise WebhookRejected(400, f"missing (or over 200 characters) {DELIVERY_HEADER} header")
-    # Two statements: find the contact (an index lookup), record the delivery with it (a
-    # replay breaks the unique key), then enqueue the enrollment once that is committed. The
-    # delivery row keeps the task's trigger data and stays "owed" (no outcome) until the task
-    # enrolls or decides not to, so a lost message is re-sent by the sweep. A transaction
-    # (two more round trips) only when the contact may be created: a replay must not keep it
-    # (and a savepoint when a caller's transaction is open: a replay must not break it).
     config = trigger.get("config") or {}
-    atomic = bool(config.get("create")) or connection.in_atomic_block
+    match_by, value, fields = _match(workflow, data, config)
+    # Find the contact (an index lookup), record the delivery with it (a replay breaks the
+    # unique key), then enqueue the enrollment once that is committed. The delivery row keeps
+    # the task's trigger data and stays "owed" (no outcome) until the task enrolls or decides
+    # not to, so a lost message is re-sent by the sweep. On PostgreSQL the lookup and the
+    # INSERT are one statement (``_record_for_match``). A transaction (two more round trips)
+    # only when the contact may be created: a replay must not keep it (and a savepoint when
+    # a caller's transaction is open: a replay must not break it).
+    create = bool(config.get("create"))
+    atomic = create or connection.in_atomic_block
     replayed = False
     try:
         with transaction.atomic() if atomic else nullcontext():
-            contact, created = _contact_for(workflow, data, config)
             now = timezone.now()
             context = {
                 "type": "webhook",
                 "body": data,
                 "delivery_id": delivery_id,
                 "received_at": now.isoformat(),
-                "contact_id": contact.pk,
+                "contact_id": None,
             }
             delivery = WebhookDelivery(
                 workflow=workflow,
                 delivery_id=delivery_id,
                 signature=signed,
-                contact_id=str(contact.pk),
                 trigger=context,
                 sent_at=now,
             )
             try:
-                insert_instance(delivery)  # its statement built once per process
+                if create or connection.vendor != "postgresql":
+                    contact, created = _contact_for(workflow, config, match_by, value, fields)
+                    context["contact_id"], delivery.contact_id = contact.pk, str(contact.pk)
+                    contact_id = contact.pk
+                    insert_instance(delivery)  # its statement built once per process
+                else:
+                    created = False
+                    contact_id = _record_for_match(delivery, workflow.tenant_id, match_by, value)
+                    if contact_id is None:
+                        raise WebhookRejected(422, _no_contact(match_by, value))
             except IntegrityError:
                 replayed = True
                 raise
@@ -243,7 +299,7 @@ def webhook_receive(
         if not replayed:
             raise
         raise WebhookRejected(409, _replay_message(workflow, delivery_id)) from None
-    return WebhookAccepted(workflow.pk, contact.pk, delivery_id, created)
+    return WebhookAccepted(workflow.pk, contact_id, delivery_id, created)
 
 
 def delivery_claim(delivery_pk: int, *, still: tuple[int, int] | None = None) -> Claim:

@@ -19,18 +19,29 @@ def test_the_webhooks_lookups_and_the_contact_load_are_prepared(
 ):
     # A parameter order that does not match the probes would silently fall back to the ORM
     # (and warn once per process): each hot query must really be prepared.
-    for match_by, value in (("email", "ann@example.com"), ("phone", "+4930123456")):
-        tenant = make_tenant()
-        workflow = listening(tenant, "webhook", config={"match_by": match_by})
-        contact = make_contact(tenant, email="ann@example.com", phone="+4930123456")
-        assert post(client, workflow, {match_by: value}).status_code == 202
-        trigger_queue.drain()
-        assert workflow.enrollments.get().contact_id == contact.pk
+    # Without contact creation the lookup runs inside the delivery's INSERT ("contact id by");
+    # with it, on its own in the transaction ("contact by").
+    for create in (False, True):
+        for match_by, value in (("email", "ann@example.com"), ("phone", "+4930123456")):
+            tenant = make_tenant()
+            config = {"match_by": match_by, "create": create}
+            workflow = listening(tenant, "webhook", config=config)
+            contact = make_contact(tenant, email="ann@example.com", phone="+4930123456")
+            assert post(client, workflow, {match_by: value}).status_code == 202
+            trigger_queue.drain()
+            assert workflow.enrollments.get().contact_id == contact.pk
+    # A workflow changed between request and task: the task reads it (by id).
+    tenant = make_tenant()
+    workflow = listening(tenant, "webhook", config={"match_by": "email"})
+    make_contact(tenant, email="ann@example.com")
+    assert post(client, workflow, {"email": "ann@example.com"}).status_code == 202
+    workflow.__class__.objects.filter(pk=workflow.pk).update(status="paused")
+    trigger_queue.drain()
 
     keys = {
         "webhook: workflow by token",
-        ("webhook: contact by", "email__iexact", "crm.Contact"),
-        ("webhook: contact by", "phone", "crm.Contact"),
+        *(("webhook: contact id by", match_by, "crm.Contact") for match_by in ("email", "phone")),
+        *(("webhook: contact by", match_by, "crm.Contact") for match_by in ("email", "phone")),
         ("contact with tags", "crm.Contact"),
         "enroll: workflow by id",
     }

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from engine.models import WebhookDelivery
 from engine.runtime import queue, scheduler
+from engine.runtime.flow import flow_for_version
 from engine.triggers.webhooks import ENROLL, deliveries_purge, delivery_claim
 from tests.cast import make_contact, make_tenant, publish_raw
 from tests.triggers.helpers import enrolled, listening
@@ -141,11 +142,15 @@ def test_a_webhook_journey_touches_the_delivery_row_twice_insert_and_claim(
         trigger_queue.drain()
 
     table = WebhookDelivery._meta.db_table
-    touching = [q["sql"].split()[0] for q in captured.captured_queries if table in q["sql"]]
-    # The request's INSERT, then the claim: on PostgreSQL inside the enrollment's INSERT
-    # (``WITH claimed AS (UPDATE …) INSERT …``), elsewhere a statement of its own.
-    claim = "WITH" if connection.vendor == "postgresql" else "UPDATE"
-    assert touching == ["INSERT", claim]
+    touching = [q["sql"].split()[:2] for q in captured.captured_queries if table in q["sql"]]
+    # The request's INSERT, then the claim. On PostgreSQL the INSERT is made from the contact
+    # lookup (``WITH source AS (SELECT …) INSERT …``) and the claim runs inside the
+    # enrollment's INSERT (``WITH claimed AS (UPDATE …) INSERT …``); elsewhere each is a
+    # statement of its own.
+    if connection.vendor == "postgresql":
+        assert touching == [["WITH", "source"], ["WITH", "claimed"]]
+    else:
+        assert [words[0] for words in touching] == ["INSERT", "UPDATE"]
 
 
 def test_an_owed_delivery_outlives_the_purge_and_a_settled_one_does_not(ann_hook):
@@ -308,3 +313,37 @@ def test_a_claim_on_a_changed_workflow_claims_nothing_on_either_backend(ann_hook
     Workflow.objects.filter(pk=workflow.pk).update(status=Workflow.Status.ACTIVE)
     assert delivery_claim(owed.pk, still=(workflow.pk, version)).run() is True
     assert WebhookDelivery.objects.get(pk=owed.pk).outcome == "enrolled"
+
+
+def test_the_contact_lookup_and_the_delivery_record_are_one_statement(
+    client, trigger_queue, ann_hook
+):
+    workflow, contact = ann_hook
+    make_contact(make_tenant(), email="ANN@example.com")  # the same email in another tenant
+
+    statements = []  # Django's test client resets connection.queries per request: wrap instead
+
+    def seen(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    flow_for_version(workflow.published_version_id)  # the definition is cached per process
+    with connection.execute_wrapper(seen):
+        accepted = post(client, workflow, {"email": "Ann@Example.com"}, delivery="o1")
+    ghost = post(client, workflow, {"email": "ghost@example.com"}, delivery="o2")
+
+    assert accepted.status_code == 202
+    assert accepted.json()["contact_id"] == contact.pk
+    delivery = WebhookDelivery.objects.get(delivery_id="o1")
+    # Filled in by the database from the row found: the column and the trigger's JSON.
+    assert delivery.contact_id == str(contact.pk)
+    assert delivery.trigger["contact_id"] == contact.pk
+    (args,) = enroll_messages(trigger_queue)
+    assert args[:4] == [workflow.pk, contact.pk, delivery.trigger, delivery.pk]
+    # The workflow by token; the contact found and the delivery recorded, in one statement
+    # (the test's own transaction adds a savepoint around it, as any caller's would).
+    statements = [sql for sql in statements if "SAVEPOINT" not in sql]
+    assert len(statements) == 2
+    assert statements[1].startswith("WITH source AS (SELECT")
+    assert ghost.status_code == 422
+    assert not WebhookDelivery.objects.filter(delivery_id="o2").exists()
