@@ -488,6 +488,12 @@ def _render_compiled(compiled: _Compiled, data: dict[str, Any], html: bool) -> s
 
 def render(text: str, context: Mapping[str, Any], *, html: bool = False) -> str:
     """Render ``text`` with plain-data ``context``; ``html=True`` turns autoescaping on."""
+    if isinstance(text, str) and "{" not in text and len(text) <= MAX_SOURCE_CHARS:
+        # No variable, tag or comment can start without a brace, and literal text is never
+        # escaped: the text is its own rendering (a tag name, a subject line). Django's
+        # render of it cost ~40 µs a step here; the context is still checked as before.
+        _plain_context(context)
+        return text
     compiled = _compile(text)
     return _render_compiled(compiled, _plain_context(context), html)
 

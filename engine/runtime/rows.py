@@ -319,10 +319,10 @@ def _json_rows(model: type[models.Model], rows: list[dict[str, Any]], db: Any) -
     times travel as ISO 8601 with their offset, decimals as exact text. KeyError for an
     attname the model lacks, as :func:`insert_rows`.
     """
-    columns = _columns(model)
-    if any(column.json and column.field.encoder is not None for column in columns):
+    plan = _json_plan(model)
+    if plan is None:
         return None  # a custom encoder: let the field encode its own values
-    known = {column.field.attname for column in columns}
+    columns, known = plan
     document = []
     try:
         for row in rows:
@@ -330,19 +330,33 @@ def _json_rows(model: type[models.Model], rows: list[dict[str, Any]], db: Any) -
             if unknown:
                 raise KeyError(f"{model._meta.label} has no column(s) {sorted(unknown)}")
             item = {}
-            for column in columns:
-                attname = column.field.attname
+            for attname, name, column in columns:
                 value = row[attname] if attname in row else column.default()
                 if column.json:
                     if hasattr(value, "as_sql"):
                         raise _NotJson  # Value(None, JSONField()) and other expressions
-                    item[column.field.column] = value
+                    item[name] = value
+                elif (value is None and column.bare_null) or type(value) is column.plain:
+                    item[name] = value  # what _prep_column would return unchanged
                 else:
-                    item[column.field.column] = _json_scalar(_prep_column(column, value, db))
+                    item[name] = _json_scalar(_prep_column(column, value, db))
             document.append(item)
         return json.dumps(document, allow_nan=False, separators=(",", ":"))
     except (_NotJson, ValueError):  # ValueError: NaN or infinity in a JSON column
         return None
+
+
+@cache
+def _json_plan(
+    model: type[models.Model],
+) -> tuple[tuple[tuple[str, str, _Column], ...], frozenset[str]] | None:
+    """``((attname, column name, column), …), attnames`` for :func:`_json_rows`, worked out
+    once per model; None when a JSON column has its own encoder."""
+    columns = _columns(model)
+    if any(column.json and column.field.encoder is not None for column in columns):
+        return None
+    plan = tuple((c.field.attname, c.field.column, c) for c in columns)
+    return plan, frozenset(attname for attname, _name, _column in plan)
 
 
 def _json_scalar(value: Any) -> Any:

@@ -5,6 +5,7 @@ import pytest
 
 from engine.language import templating
 from engine.language.templating import (
+    MAX_SOURCE_CHARS,
     TemplateError,
     has_template_syntax,
     referenced_paths,
@@ -272,3 +273,21 @@ def test_has_template_syntax():
     assert has_template_syntax("{# note #}")
     assert not has_template_syntax("plain text")
     assert not has_template_syntax(None)
+
+
+@pytest.mark.parametrize("html", [False, True])
+@pytest.mark.parametrize("text", ["", "vip", "a < b & 'c' \"d\"", "50% off }} %}", "ä 🙂\nline"])
+def test_text_without_a_brace_is_its_own_rendering(text, html):
+    assert render(text, {"contact": {"first_name": "Ann"}}, html=html) == text
+    assert render(text + "{{ contact.first_name }}", {"contact": {"first_name": "A"}}) == text + "A"
+
+
+def test_a_comment_still_needs_the_template_engine():
+    assert render("{# hidden #}shown", {}) == "shown"
+
+
+def test_text_without_a_brace_still_checks_its_context_and_its_length():
+    with pytest.raises(TemplateError, match="only plain data"):
+        render("vip", {"contact": object()})
+    with pytest.raises(TemplateError, match="too long"):
+        render("x" * (MAX_SOURCE_CHARS + 1), {})
