@@ -68,6 +68,38 @@ def main() -> None:
         )
         print("   " + "\n   ".join(row[0] for row in cursor.fetchall()), "\n")
         transaction.set_rollback(True)
+    # The webhook's one statement: its contact found by email and its delivery recorded.
+    print("-- webhook: contact found and delivery recorded (one statement)")
+    sql, params = _webhook_statement(workflow, tenant_id)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN ANALYZE {sql}", params)
+        print("   " + "\n   ".join(row[0] for row in cursor.fetchall()), "\n")
+        transaction.set_rollback(True)
+
+
+def _webhook_statement(workflow, tenant_id: int) -> tuple[str, list]:
+    """The SQL and parameters the webhook request runs to find its contact and record the
+    delivery (``webhooks._record_for_match``), caught as it runs in a rolled-back transaction."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from engine.models import WebhookDelivery
+    from engine.triggers.webhooks import _record_for_match
+
+    caught = []
+
+    def catch(execute, sql, params, many, context):
+        caught.append((sql, list(params)))
+        return execute(sql, params, many, context)
+
+    delivery = WebhookDelivery(
+        workflow=workflow, delivery_id="explain", signature="explain", sent_at=timezone.now(),
+        trigger={"type": "webhook", "body": {}, "contact_id": None},
+    )  # fmt: skip
+    with transaction.atomic(), connection.execute_wrapper(catch):
+        _record_for_match(delivery, tenant_id, "email", "C500000@Bench.Example")
+        transaction.set_rollback(True)
+    return caught[-1]
 
 
 if __name__ == "__main__":
