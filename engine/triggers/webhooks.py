@@ -190,20 +190,26 @@ def _no_contact(match_by: str, value: str) -> str:
     return f"no contact with {match_by} '{value}' and the workflow does not create contacts"
 
 
-def _record_for_match(delivery: WebhookDelivery, tenant_id: int, match_by: str, value: str) -> Any:
-    """Find the contact and record the delivery with it in one statement (PostgreSQL): ``WITH
-    source AS (the contact's id) INSERT … SELECT … FROM source`` — the delivery's
-    ``contact_id`` and its trigger's ``contact_id`` filled in from the row found. Returns the
-    contact's id, or None when no contact matched (nothing recorded). IntegrityError for a
-    replay, as a plain INSERT."""
+def _contact_id_sql(match_by: str) -> str | None:
+    """The SELECT of the matching contact's id (as ``contact``; parameters: tenant id, value),
+    compiled once per process; None where it cannot be prepared (not PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return None
     model = contact_model()
     found = compiled_sql(
         ("webhook: contact id by", match_by, model._meta.label),
         lambda tenant_id, match: _matching(match_by)(tenant_id, match).values(contact=F("pk"))[:1],
         [PROBE_ID, PROBE_TEXT],
     )
-    if found is None:
-        raise ValueError(f"the contact lookup by {match_by} cannot be prepared")
+    return None if found is None else found[0]
+
+
+def _record_for_match(delivery: WebhookDelivery, lookup: str, tenant_id: int, value: str) -> Any:
+    """Find the contact and record the delivery with it in one statement (PostgreSQL): ``WITH
+    source AS (lookup: the contact's id) INSERT … SELECT … FROM source`` — the delivery's
+    ``contact_id`` and its trigger's ``contact_id`` filled in from the row found. Returns the
+    contact's id, or None when no contact matched (nothing recorded). IntegrityError for a
+    replay, as a plain INSERT."""
     context = delivery.trigger
     # The trigger's JSON as the field adapts it, with the contact's id set by the database.
     as_json = WebhookDelivery._meta.get_field("trigger").get_db_prep_save(context, connection)
@@ -211,9 +217,9 @@ def _record_for_match(delivery: WebhookDelivery, tenant_id: int, match_by: str, 
         "contact_id": ("SELECT source.contact::text", []),
         "trigger": ("SELECT jsonb_set(%s, '{contact_id}', to_jsonb(source.contact))", [as_json]),
     }
-    if insert_instance(delivery, computed=computed, source=(found[0], [tenant_id, value])) is None:
+    if insert_instance(delivery, computed=computed, source=(lookup, [tenant_id, value])) is None:
         return None
-    contact_id = model._meta.pk.to_python(delivery.contact_id)
+    contact_id = contact_model()._meta.pk.to_python(delivery.contact_id)
     context["contact_id"] = contact_id  # what the database wrote into the trigger's JSON
     delivery.trigger = context
     return contact_id
@@ -271,14 +277,15 @@ def webhook_receive(
                 sent_at=now,
             )
             try:
-                if create or connection.vendor != "postgresql":
+                lookup = None if create else _contact_id_sql(match_by)
+                if lookup is None:
                     contact, created = _contact_for(workflow, config, match_by, value, fields)
                     context["contact_id"], delivery.contact_id = contact.pk, str(contact.pk)
                     contact_id = contact.pk
                     insert_instance(delivery)  # its statement built once per process
                 else:
                     created = False
-                    contact_id = _record_for_match(delivery, workflow.tenant_id, match_by, value)
+                    contact_id = _record_for_match(delivery, lookup, workflow.tenant_id, value)
                     if contact_id is None:
                         raise WebhookRejected(422, _no_contact(match_by, value))
             except IntegrityError:
