@@ -8,7 +8,6 @@ that would break the one-enrollment-per-contact constraints are skipped by the d
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -96,7 +95,9 @@ def _enroll_chunk(
                     contact_id=contact_id,
                     status=run.status,
                     current_step=run.current_step,
-                    context=copy.deepcopy(run.context),
+                    # One dict for every row: the instances only carry it to the INSERT
+                    # (a deep copy each was a tenth of a 100,000-contact schedule's CPU).
+                    context=run.context,
                     exit_reason=run.exit_reason,
                     error=run.error,
                     reenrollable=reenrollable,
