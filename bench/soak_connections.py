@@ -12,7 +12,7 @@ Redis database, migrates, publishes one webhook-triggered workflow (``add_tag``,
 - ``studio``: ``python3 run.py studio --port P`` (runserver + a threads worker + beat, DEBUG on,
   the demo seeded), exactly as a developer runs it;
 - ``gunicorn``: the README's production processes: gunicorn ``-w 2 -k gthread --threads 4``,
-  ``celery worker -P prefork -c 2`` and beat, DEBUG off.
+  ``celery worker -P prefork -c 6`` and beat, DEBUG off.
 
 It drives HMAC-signed webhooks at a paced ``--rate`` for ``--minutes`` and every 15 s samples
 ``pg_stat_activity`` for the database (client backends by state and by the process holding them,
