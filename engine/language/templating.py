@@ -493,7 +493,7 @@ def render(text: str, context: Mapping[str, Any], *, html: bool = False) -> str:
         # escaped: the text is its own rendering (a tag name, a subject line). Django's
         # render of it cost ~40 µs a step here; the context is still checked as before.
         _plain_context(context)
-        return text
+        return "".join([text])  # a plain str, as rendering gives (not a SafeString or an enum)
     compiled = _compile(text)
     return _render_compiled(compiled, _plain_context(context), html)
 

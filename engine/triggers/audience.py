@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
+from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from engine.effects.contacts import CHANNELS, CrmContactAdapter, contact_adapter, contact_model
@@ -51,7 +53,7 @@ def _snapshot_stream(tenant_id: int) -> Iterator[tuple[Any, dict[str, Any]]]:
         return
     values = rows.values_list(*ROW_FIELDS).iterator(CHUNK)
     while chunk := list(islice(values, CHUNK)):
-        names = _tag_names_between(tenant_id, [row[0] for row in chunk])
+        names = _tag_names_of_chunk([row[0] for row in chunk])
         for row in chunk:
             yield row[0], row_snapshot(row, names[row[0]])
 
@@ -97,21 +99,21 @@ def _tag_names(contact_ids: list[Any]) -> dict[Any, list[str]]:
     return names
 
 
-def _tag_names_between(tenant_id: int, contact_ids: list[Any]) -> dict[Any, list[str]]:
-    """:func:`_tag_names` of a chunk of the tenant's contacts in id order, selected by the
-    chunk's first and last id (three parameters) rather than an ``IN`` list of 2,000: psycopg
-    and Django prepare such a list value by value, a fifth of a filtered schedule's CPU here.
-    A contact added inside the range since the chunk was read is not in it: skipped."""
-    through = contact_model().tags.through
+def _tag_names_of_chunk(contact_ids: list[Any]) -> dict[Any, list[str]]:
+    """:func:`_tag_names` of a chunk of contacts, the ids sent as one array parameter on
+    PostgreSQL (``contact_id IN (SELECT unnest(%s::bigint[]))``): an ``IN`` list of 2,000 is
+    prepared value by value by Django and psycopg, a third of a filtered schedule's CPU here."""
+    if connection.vendor != "postgresql":
+        return _tag_names(contact_ids)
+    model = contact_model()
+    array_type = model._meta.pk.db_type(connection)  # the ids' own type: bigint, uuid …
+    ids = RawSQL(f"SELECT unnest(%s::{array_type}[])", [contact_ids])  # noqa: S611
     names: dict[Any, list[str]] = {contact_id: [] for contact_id in contact_ids}
-    rows = through.objects.filter(
-        contact__tenant_id=tenant_id,
-        contact_id__gte=contact_ids[0],
-        contact_id__lte=contact_ids[-1],
-    ).values_list("contact_id", "tag__name")
+    rows = model.tags.through.objects.filter(contact_id__in=ids).values_list(
+        "contact_id", "tag__name"
+    )
     for contact_id, name in rows:
-        if contact_id in names:
-            names[contact_id].append(name)
+        names[contact_id].append(name)
     return names
 
 

@@ -145,12 +145,9 @@ def contact_enroll(
     if contact is None:
         return _settled(delivery, WebhookDelivery.Outcome.GONE)
     if seen and delivery is not None:
-        workflow = _workflow_seen(workflow_id, seen)
-        passing = _passing(workflow, contact, trigger)
-        if passing is not None:
-            enrollment_id = _enroll_first(workflow, contact, passing, delivery, still=True)
-            if enrollment_id is not None:
-                return enrollment_id
+        enrollment_id = _enroll_as_seen(workflow_id, seen, contact, trigger, delivery)
+        if enrollment_id is not None:
+            return enrollment_id
     # The row alone (compiled once per process); its version's definition and its tenant's
     # zone come from per-process caches (the flow cache, engine.effects.zones).
     workflow = first_row(
@@ -169,6 +166,21 @@ def contact_enroll(
         # Already in, re-entry refused, paused since, or another run enrolled it: settled.
         _settled(delivery, WebhookDelivery.Outcome.NOT_ENROLLED)
     return enrollment_id
+
+
+def _enroll_as_seen(
+    workflow_id: int, seen: dict[str, Any], contact: Any, trigger: dict[str, Any], delivery: int
+) -> int | None:
+    """The enrollment made on the workflow as the request saw it; None when that view no
+    longer holds or the filters do not pass (the caller decides again from the row)."""
+    workflow = _workflow_seen(workflow_id, seen)
+    try:
+        passing = _passing(workflow, contact, trigger)
+    except ObjectDoesNotExist:  # the version (and so the workflow) was deleted since
+        return None
+    if passing is None:
+        return None
+    return _enroll_first(workflow, contact, passing, delivery, still=True)
 
 
 def _workflow_seen(workflow_id: int, seen: dict[str, Any]) -> Workflow:

@@ -178,7 +178,7 @@ def test_streamed_row_snapshots_are_the_adapters_own_for_every_kind_of_contact(c
 
     tenant, _workflow, vips, others = crowd
     # Another tenant's tagged contact whose id falls among this tenant's: neither it nor its
-    # tags are streamed (a chunk's tags are read by its id range and the tenant).
+    # tags are streamed (a chunk's tags are read for its own ids only).
     make_contact(make_tenant(slug="between"), tags=["stranger", "vip"])
     odd = [
         make_contact(

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from engine.models import WebhookDelivery
 from engine.runtime import queue, scheduler
-from engine.runtime.flow import flow_for_version
+from engine.runtime.flow import flow_for_version, forget_flows
 from engine.triggers.webhooks import ENROLL, deliveries_purge, delivery_claim
 from tests.cast import make_contact, make_tenant, publish_raw
 from tests.triggers.helpers import enrolled, listening
@@ -347,3 +347,22 @@ def test_the_contact_lookup_and_the_delivery_record_are_one_statement(
     assert statements[1].startswith("WITH source AS (SELECT")
     assert ghost.status_code == 422
     assert not WebhookDelivery.objects.filter(delivery_id="o2").exists()
+
+
+def test_a_workflow_deleted_between_request_and_task_ends_the_task_quietly(
+    client, trigger_queue, ann_hook
+):
+    # The task would enroll on the version the request saw; with the workflow (and so its
+    # versions and the delivery) deleted, and the version not cached in this worker, it must
+    # end as "gone" — not fail on the missing version.
+    workflow, _contact = ann_hook
+    post(client, workflow, {"email": "ann@example.com", "plan": "gold"}, delivery="d1")
+    trigger_queue.commit()
+    workflow.delete()
+    forget_flows()
+
+    results = trigger_queue.drain()
+
+    assert results == [None]
+    assert not Enrollment.objects.exists()
+    assert not WebhookDelivery.objects.filter(delivery_id="d1").exists()

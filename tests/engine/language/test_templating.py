@@ -282,6 +282,15 @@ def test_text_without_a_brace_is_its_own_rendering(text, html):
     assert render(text + "{{ contact.first_name }}", {"contact": {"first_name": "A"}}) == text + "A"
 
 
+def test_text_without_a_brace_comes_back_as_a_plain_str():
+    from django.utils.safestring import SafeString, mark_safe
+
+    rendered = render(mark_safe("<b>x</b>"), {}, html=True)
+    assert rendered == "<b>x</b>"
+    assert type(rendered) is str
+    assert not isinstance(rendered, SafeString)
+
+
 def test_a_comment_still_needs_the_template_engine():
     assert render("{# hidden #}shown", {}) == "shown"
 
