@@ -21,7 +21,6 @@ from engine.runtime import queue, state
 from engine.runtime.enrollment import EnrollmentRefused
 from engine.runtime.flow import flow_for_version
 from engine.runtime.machine import RunState, go_to
-from engine.runtime.rows import id_set
 from workflows.models import Enrollment, ScheduledAction, Workflow, WorkflowVersion
 
 RUN_FIRST_STEPS = "engine.tasks.run_first_steps"
@@ -113,7 +112,7 @@ def _enroll_chunk(
         ids = list(
             Enrollment.objects.filter(
                 workflow_id=workflow.pk,
-                contact_id__in=id_set(contact_model(), contact_ids),
+                contact_id__in=contact_ids,
                 status=run.status,
                 current_step=run.current_step,
                 step_count=0,
@@ -141,9 +140,7 @@ def _enroll_chunk(
 def _next_sequences(workflow: Workflow, contact_ids: list[Any]) -> dict[Any, int]:
     """Contact id → the sequence number its next enrollment in ``workflow`` takes."""
     rows = (
-        Enrollment.objects.filter(
-            workflow_id=workflow.pk, contact_id__in=id_set(contact_model(), contact_ids)
-        )
+        Enrollment.objects.filter(workflow_id=workflow.pk, contact_id__in=contact_ids)
         .values("contact_id")
         .annotate(last=Max("sequence"))
         .values_list("contact_id", "last")

@@ -23,7 +23,6 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
-from django.db.models.expressions import RawSQL
 
 
 def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> int:
@@ -445,16 +444,3 @@ def _update_statement(
         f"UPDATE {quote(model._meta.db_table)} SET {sets} "  # noqa: S608
         f"WHERE " + " AND ".join(f"{quote(column)} = %s" for column in where)
     )
-
-
-def id_set(model: type[models.Model], ids: list[Any]) -> Any:
-    """What to give ``<key to model>__in`` for many ids: on PostgreSQL one array parameter
-    (``IN (SELECT unnest(%s::bigint[]))``, the array of the primary key's own type), elsewhere
-    the list itself. Django and psycopg prepare an ``IN`` list value by value and psycopg parses
-    a statement of more than 50 parameters anew on every call: for 2,000 ids that was a third
-    of a filtered schedule's CPU (bench/README.md, Triggers)."""
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.vendor != "postgresql":
-        return ids
-    array_type = model._meta.pk.db_type(db)  # bigint, integer, uuid …: from the model
-    return RawSQL(f"SELECT unnest(%s::{array_type}[])", [list(ids)])  # noqa: S611

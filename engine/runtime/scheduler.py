@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from engine.models import WebhookDelivery
 from engine.runtime import queue
-from engine.runtime.rows import id_set
 from workflows.models import Enrollment, ScheduledAction, StepLog
 
 TABLE = ScheduledAction._meta.db_table
@@ -104,17 +103,14 @@ def sweep(*, now: datetime | None = None, stale_after: timedelta | None = None) 
             status=ScheduledAction.Status.CLAIMED, claimed_at__lt=cutoff
         )
         claimed = list(_unheld(actions, locks).values_list("id", flat=True)[:1000])
-        ScheduledAction.objects.filter(pk__in=id_set(ScheduledAction, claimed)).update(
-            claimed_at=now
-        )
+        ScheduledAction.objects.filter(pk__in=claimed).update(claimed_at=now)
         enrollments = Enrollment.objects.filter(
             status=Enrollment.Status.ACTIVE, updated_at__lt=cutoff
         ).exclude(current_step="")
         stalled = list(
             _unheld(enrollments, locks).values_list("id", "current_step", "step_count")[:1000]
         )
-        stalled_ids = id_set(Enrollment, [row[0] for row in stalled])
-        Enrollment.objects.filter(pk__in=stalled_ids).update(updated_at=now)
+        Enrollment.objects.filter(pk__in=[row[0] for row in stalled]).update(updated_at=now)
         # Webhook deliveries whose enrollment is still owed (no outcome): the enqueue was lost
         # or the task died before its transaction committed. A running task's claim locks
         # the row, so it is skipped like a held enrollment.
@@ -124,8 +120,7 @@ def sweep(*, now: datetime | None = None, stale_after: timedelta | None = None) 
             .filter(trigger__isnull=False)
             .values_list("id", "workflow_id", "trigger")[:1000]
         )
-        owed_ids = id_set(WebhookDelivery, [row[0] for row in owed])
-        WebhookDelivery.objects.filter(pk__in=owed_ids).update(sent_at=now)
+        WebhookDelivery.objects.filter(pk__in=[row[0] for row in owed]).update(sent_at=now)
     for action_id in claimed:
         queue.dispatch(queue.RUN_ACTION, [action_id])
     for enrollment_id, step_id, seq in stalled:
