@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
-from django.db import connection
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from engine.effects.contacts import CHANNELS, CrmContactAdapter, contact_adapter, contact_model
@@ -53,7 +51,7 @@ def _snapshot_stream(tenant_id: int) -> Iterator[tuple[Any, dict[str, Any]]]:
         return
     values = rows.values_list(*ROW_FIELDS).iterator(CHUNK)
     while chunk := list(islice(values, CHUNK)):
-        names = _tag_names_of_chunk([row[0] for row in chunk])
+        names = _tag_names([row[0] for row in chunk])
         for row in chunk:
             yield row[0], row_snapshot(row, names[row[0]])
 
@@ -94,24 +92,6 @@ def _tag_names(contact_ids: list[Any]) -> dict[Any, list[str]]:
     through = contact_model().tags.through
     names: dict[Any, list[str]] = {contact_id: [] for contact_id in contact_ids}
     rows = through.objects.filter(contact_id__in=contact_ids).values_list("contact_id", "tag__name")
-    for contact_id, name in rows:
-        names[contact_id].append(name)
-    return names
-
-
-def _tag_names_of_chunk(contact_ids: list[Any]) -> dict[Any, list[str]]:
-    """:func:`_tag_names` of a chunk of contacts, the ids sent as one array parameter on
-    PostgreSQL (``contact_id IN (SELECT unnest(%s::bigint[]))``): an ``IN`` list of 2,000 is
-    prepared value by value by Django and psycopg, a third of a filtered schedule's CPU here."""
-    if connection.vendor != "postgresql":
-        return _tag_names(contact_ids)
-    model = contact_model()
-    array_type = model._meta.pk.db_type(connection)  # the ids' own type: bigint, uuid …
-    ids = RawSQL(f"SELECT unnest(%s::{array_type}[])", [contact_ids])  # noqa: S611
-    names: dict[Any, list[str]] = {contact_id: [] for contact_id in contact_ids}
-    rows = model.tags.through.objects.filter(contact_id__in=ids).values_list(
-        "contact_id", "tag__name"
-    )
     for contact_id, name in rows:
         names[contact_id].append(name)
     return names
