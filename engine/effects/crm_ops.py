@@ -7,6 +7,7 @@ the executor's transaction, so a redelivered task or a retried step never create
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -148,6 +149,46 @@ def link_named_statement() -> str:
     )
 
 
+def link_tags_named(
+    tenant_id: int, contact_id: Any, names: list[str]
+) -> dict[str, tuple[int, int | None]]:
+    """PostgreSQL: link the tenant's tags called ``names`` to the contact in one statement.
+
+    Returns ``{name: (tag id, new link id or None when the contact had it)}`` for the names
+    the tenant has a tag for (a missing one is absent: the caller creates it). New links are
+    not announced here (the caller does, in its steps' order). The tags are found by the
+    unique (tenant, name) index with ``name = ANY(…)``, whatever the planner knows.
+    """
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(links_named_statement(), [tenant_id, list(names), contact_id, now])
+        rows = cursor.fetchall()
+    return {name: (tag_id, link_id) for name, tag_id, link_id in rows}
+
+
+@cache
+def links_named_statement() -> str:
+    """The statement of :func:`link_tags_named` (parameters: tenant id, tag names, contact
+    id, link time), built once per process from the models' metadata."""
+    quote = connection.ops.quote_name
+    tags, links = Tag._meta, ContactTag._meta
+    columns = ", ".join(quote(links.get_field(f).column) for f in ("contact", "tag", "created_at"))
+    tag_id, link_id = quote(tags.pk.column), quote(links.pk.column)
+    link_tag = quote(links.get_field("tag").column)
+    name = quote(tags.get_field("name").column)
+    # Identifiers come from the models' metadata, values are parameters.
+    return (
+        f"WITH found AS (SELECT {tag_id} AS id, {name} AS name "  # noqa: S608
+        f"FROM {quote(tags.db_table)} "
+        f"WHERE {quote(tags.get_field('tenant').column)} = %s AND {name} = ANY(%s::text[])), "
+        f"linked AS (INSERT INTO {quote(links.db_table)} ({columns}) "
+        f"SELECT %s, found.id, %s FROM found ON CONFLICT DO NOTHING "
+        f"RETURNING {link_id} AS id, {link_tag} AS tag) "
+        "SELECT found.name, found.id, linked.id FROM found "
+        "LEFT JOIN linked ON linked.tag = found.id"
+    )
+
+
 def _announce_link(link_id: int, contact_id: Any, tag: Tag, now: datetime) -> None:
     """Send ``post_save`` for a link inserted by SQL, so the CRM's receivers fire
     ``tag_added`` as for a saved ContactTag."""
@@ -200,8 +241,21 @@ def split_name(name: str) -> tuple[str, str]:
 
 @dataclass
 class LiveCrm:
+    """CRM writes of live steps, once per step execution.
+
+    ``defer_links`` (set by the executor for one step transaction, PostgreSQL only): an
+    ``add_tag`` records its link and returns its output at once; :meth:`flush_links` writes
+    every recorded link in one statement and settles each output's ``added``. The executor
+    flushes before any step that could read a deferred output or the contact's tags from the
+    database, and before it logs the transaction's steps, so a run of N tag steps costs one
+    statement instead of N and nothing else changes: the links, their ``tag_added``
+    announcements (in the steps' order) and the logs are as if each step had written its own.
+    """
+
     tenant_id: int
     enrollment: Any = None
+    defer_links: bool = False
+    _pending: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list, repr=False)
 
     def _once(self, ctx: StepContext, step_id: str, kind: str, action: Callable[[], dict]):
         return step_once(ctx, tenant_id=self.tenant_id, step_id=step_id, kind=kind, action=action)
@@ -217,14 +271,46 @@ class LiveCrm:
         """Tag the enrolled contact (creating the tag); ``added`` is False if it had it."""
 
         def action() -> dict[str, Any]:
-            # The enrolled contact is this tenant's (the enrollment is), no need to load it.
-            added = link_tag_named(self.tenant_id, ctx.contact_id, tag)
-            if added is None:  # a new tag: the only case that pays for get_or_create's savepoint
-                row, _ = Tag.objects.get_or_create(tenant_id=self.tenant_id, name=tag)
-                added = link_tag(ctx.contact_id, row)
-            return {"tag": tag, "added": added}
+            if self.defer_links:
+                # Settled by flush_links before anything reads it; the contact's snapshot
+                # takes the tag either way (contact_carry), as the database will have it.
+                output = {"tag": tag, "added": True}
+                self._pending.append((tag, output))
+                return output
+            return {"tag": tag, "added": self._link(ctx.contact_id, tag)}
 
         return self._once(ctx, step_id, "add_tag", action)
+
+    def _link(self, contact_id: Any, tag: str) -> bool:
+        # The enrolled contact is this tenant's (the enrollment is), no need to load it.
+        added = link_tag_named(self.tenant_id, contact_id, tag)
+        if added is None:  # a new tag: the only case that pays for get_or_create's savepoint
+            row, _ = Tag.objects.get_or_create(tenant_id=self.tenant_id, name=tag)
+            added = link_tag(contact_id, row)
+        return added
+
+    def flush_links(self, contact_id: Any) -> int:
+        """Write the links deferred ``add_tag`` steps recorded (one statement for several)
+        and settle their outputs' ``added``; announce the new ones in the steps' order.
+        Returns how many steps it settled."""
+        pending, self._pending = self._pending, []
+        if len(pending) == 1:
+            tag, output = pending[0]
+            output["added"] = self._link(contact_id, tag)
+        elif pending:
+            found = link_tags_named(self.tenant_id, contact_id, [tag for tag, _ in pending])
+            now = timezone.now()
+            for tag, output in pending:
+                if tag not in found:  # a new tag (created once; a repeat finds it linked)
+                    output["added"] = self._link(contact_id, tag)
+                    continue
+                tag_id, link_id = found[tag]
+                output["added"] = link_id is not None
+                if link_id is not None:
+                    found[tag] = (tag_id, None)  # the same tag again in this run: had it
+                    row = Tag(pk=tag_id, tenant_id=self.tenant_id, name=tag)
+                    _announce_link(link_id, contact_id, row, now)
+        return len(pending)
 
     def remove_tag(self, *, ctx: StepContext, step_id: str, tag: str) -> dict[str, Any]:
         """Untag the enrolled contact; ``removed`` is False if it did not have the tag."""

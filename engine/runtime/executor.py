@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from engine.effects.contacts import load_snapshot
@@ -301,10 +301,13 @@ def _drive(
     now = timezone.now()
     data = template_data_for(enrollment, run, flow, now, contact=contact)
     services = LiveServices(tenant_id=enrollment.tenant_id, enrollment=enrollment)
+    links = _deferring_links(services, flow)
     entries: list[LogEntry] = []
     stale = False  # the step before changed the contact in a way the snapshot cannot follow
     local = True  # every step so far in this transaction only decided or wrote this database
     for _ in range(MAX_INLINE_STEPS):
+        if links is not None and not _defers_link(flow, step_id):
+            links.flush_links(enrollment.contact_id)
         if stale:
             data["contact"], stale = load_snapshot(enrollment.contact_id), False
         interrupted = check_interrupts(run, flow, data, now)
@@ -338,6 +341,8 @@ def _drive(
         ):
             break
         step_id, attempt = directive.step_id, 1
+    if links is not None:
+        links.flush_links(enrollment.contact_id)  # before the logs: their outputs settle here
     # A step that must happen now goes on in this task (a new transaction) while the budget
     # lasts: no broker round trip; past it, the broker's queue takes it (fair to the others).
     go_on = directive.kind == "run" and budget.left
@@ -346,6 +351,29 @@ def _drive(
         return Outcome(entry.status)
     snapshot = None if stale else data["contact"]
     return Outcome(entry.status, Next(directive.step_id, run.step_count, snapshot))
+
+
+def _deferring_links(services: LiveServices, flow: Flow) -> Any:
+    """The step transaction's CRM writer with ``add_tag`` links deferred (``LiveCrm.
+    flush_links``: one statement for a run of tag steps), or None where that cannot help: off
+    PostgreSQL, and in a workflow with exit conditions or goals (they are checked between
+    steps and could read a deferred step's output)."""
+    if connection.vendor != "postgresql" or flow.goal_ids or flow.settings.get("exit_conditions"):
+        return None
+    links = services.crm
+    links.defer_links = True
+    return links
+
+
+def _defers_link(flow: Flow, step_id: str) -> bool:
+    """May ``step_id`` run with links still deferred? Only an ``add_tag`` whose tag is plain
+    text: it reads nothing a deferred step wrote (no template), and writes only a link.
+    Anything else first has the deferred links written and their outputs settled."""
+    step = flow.step(step_id)
+    if step.get("type") != "add_tag":
+        return False
+    tag = (step.get("config") or {}).get("tag")
+    return isinstance(tag, str) and "{" not in tag
 
 
 def _stamp_real_start(entry: LogEntry, now: datetime, started: datetime) -> None:

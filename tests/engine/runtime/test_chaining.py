@@ -224,9 +224,10 @@ def test_add_tag_steps_share_one_transaction_of_few_statements_and_no_savepoint(
 
     count, savepoints = statements(captured)
     sql = [q["sql"] for q in captured.captured_queries]
-    # Per tag one statement (the tag found and linked by one INSERT … ON CONFLICT); once for
-    # the six: the lock, the contact, SET LOCAL synchronous_commit, the UPDATE and the logs.
-    assert count <= 6 * 1 + 5, sql
+    # One statement links the six tags (found by name and linked by one INSERT … ON
+    # CONFLICT, test_tag_links_batched.py); once for the six: the lock, the contact, SET LOCAL
+    # synchronous_commit, the UPDATE and the logs.
+    assert count <= 1 + 5, sql
     # One transaction for the six (the test's own transaction makes it a savepoint: a
     # SAVEPOINT and its RELEASE); the tag writes add none of their own.
     assert savepoints == 2, sql
