@@ -22,13 +22,13 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.contrib.postgres.expressions import ArraySubquery
     from django.db import connection, transaction
-    from django.db.models import OuterRef
     from django.utils import timezone
 
     from crm.models import Contact, Tag
-    from engine.effects.crm_ops import link_named_statement
+    from engine.effects.contacts import _with_tags
+    from engine.effects.crm_ops import link_named_statement, links_named_statement
+    from engine.runtime.enrollment import _sequence_sql
     from workflows.models import Enrollment, SideEffect, Workflow
 
     tenant_id = Contact.objects.filter(email="c1@bench.example").values_list("tenant_id", flat=True)
@@ -46,11 +46,7 @@ def main() -> None:
             "pk"
         )[:1],
         "step: enrollment lock": Enrollment.objects.select_for_update().filter(pk=enrollment.pk),
-        "step: contact snapshot with its tag names": Contact.objects.filter(
-            pk=enrollment.contact_id
-        ).annotate(
-            tag_names=ArraySubquery(Tag.objects.filter(contacts=OuterRef("pk")).values("name"))
-        ),
+        "step: contact snapshot with its tag names": _with_tags(Contact, enrollment.contact_id),
         "step: side-effect row by key": SideEffect.objects.filter(key=effect.key),
         "step: tag by name": Tag.objects.filter(tenant_id=tenant_id, name="t0"),
     }
@@ -59,15 +55,27 @@ def main() -> None:
         print(f"-- {label}")
         with transaction.atomic():  # the lock needs one; EXPLAIN ANALYZE changes nothing
             print(queryset.explain(analyze=True).replace("\n", "\n   "), "\n")
-    # add_tag's one statement (raw SQL): ANALYZE runs the INSERT, so it is rolled back.
-    print("-- step: tag found and linked (add_tag, one statement)")
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"EXPLAIN ANALYZE {link_named_statement()}",
+    # Raw SQL statements; ANALYZE runs an INSERT, so each is rolled back.
+    raw = {
+        "enroll: the contact's last sequence in the workflow": (
+            _sequence_sql(connection.vendor),
+            [enrollment.workflow_id, enrollment.contact_id],
+        ),
+        "step: tag found and linked (add_tag, one statement)": (
+            link_named_statement(),
             [tenant_id, "t0", enrollment.contact_id, timezone.now()],
-        )
-        print("   " + "\n   ".join(row[0] for row in cursor.fetchall()), "\n")
-        transaction.set_rollback(True)
+        ),
+        "step: a run of tags found and linked (add_tag × 5, one statement)": (
+            links_named_statement(),
+            [tenant_id, [f"t{i}" for i in range(5)], enrollment.contact_id, timezone.now()],
+        ),
+    }
+    for label, (sql, params) in raw.items():
+        print(f"-- {label}")
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN ANALYZE {sql}", params)
+            print("   " + "\n   ".join(row[0] for row in cursor.fetchall()), "\n")
+            transaction.set_rollback(True)
     # The webhook's one statement: its contact found by email and its delivery recorded.
     print("-- webhook: contact found and delivery recorded (one statement)")
     sql, params = _webhook_statement(workflow, tenant_id)
