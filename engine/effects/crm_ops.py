@@ -156,8 +156,7 @@ def link_tags_named(
 
     Returns ``{name: (tag id, new link id or None when the contact had it)}`` for the names
     the tenant has a tag for (a missing one is absent: the caller creates it). New links are
-    not announced here (the caller does, in its steps' order). The tags are found by the
-    unique (tenant, name) index with ``name = ANY(…)``, whatever the planner knows.
+    not announced here (the caller does, in its steps' order).
     """
     now = timezone.now()
     with connection.cursor() as cursor:
@@ -177,15 +176,18 @@ def links_named_statement() -> str:
     link_tag = quote(links.get_field("tag").column)
     name = quote(tags.get_field("name").column)
     # Identifiers come from the models' metadata, values are parameters.
+    # Each name's tag by a scalar subquery: the unique (tenant, name) index with both keys,
+    # whatever the planner knows (with ``name = ANY(…)`` it read the tenant's every tag).
     return (
-        f"WITH found AS (SELECT {tag_id} AS id, {name} AS name "  # noqa: S608
-        f"FROM {quote(tags.db_table)} "
-        f"WHERE {quote(tags.get_field('tenant').column)} = %s AND {name} = ANY(%s::text[])), "
+        f"WITH found AS (SELECT wanted.name, (SELECT {tag_id} "  # noqa: S608
+        f"FROM {quote(tags.db_table)} WHERE {quote(tags.get_field('tenant').column)} = %s "
+        f"AND {name} = wanted.name) AS id "
+        "FROM (SELECT DISTINCT unnest(%s::text[]) AS name) AS wanted), "
         f"linked AS (INSERT INTO {quote(links.db_table)} ({columns}) "
-        f"SELECT %s, found.id, %s FROM found ON CONFLICT DO NOTHING "
+        f"SELECT %s, found.id, %s FROM found WHERE found.id IS NOT NULL ON CONFLICT DO NOTHING "
         f"RETURNING {link_id} AS id, {link_tag} AS tag) "
         "SELECT found.name, found.id, linked.id FROM found "
-        "LEFT JOIN linked ON linked.tag = found.id"
+        "LEFT JOIN linked ON linked.tag = found.id WHERE found.id IS NOT NULL"
     )
 
 

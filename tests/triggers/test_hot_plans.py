@@ -8,12 +8,13 @@ contact snapshot hash-joined a scan of every tenant's tags, and the contact's ne
 workflow for each new one (4.7 ms per journey at 36,000 enrollments; bench/README.md, "Hot
 queries"). Here a real journey's statements are captured and EXPLAINed on tables big enough
 for a scan to be a visible choice: no growing table may be scanned whole, no index may be
-AND-ed, none read by workflow alone.
+AND-ed, none read by workflow or by tenant alone.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -32,6 +33,8 @@ GROWING = {model._meta.db_table for model in (Contact, Tag, ContactTag, Enrollme
     WebhookDelivery._meta.db_table
 }
 # Indexes that lead with the workflow alone: every enrollment or log of it.
+# An index condition on the tenant alone: every row of the tenant read, the rest filtered.
+TENANT_ONLY = re.compile(r"\(*tenant_id = [^()]*(\([^()]*\))?[^()]*\)*")
 # Enough of them that, guessing from pages, the planner would AND two indexes.
 ENROLLMENTS = 20_000
 WORKFLOW_WIDE = {"enrollment_workflow_status", "steplog_workflow_status"}
@@ -132,6 +135,8 @@ def problems(statements: list[tuple[str, Any]]) -> list[str]:
                 found.append(f"indexes AND-ed in: {sql[:120]}")
             if index in WORKFLOW_WIDE:
                 found.append(f"{index} (every row of the workflow) in: {sql[:120]}")
+            if TENANT_ONLY.fullmatch(node.get("Index Cond", "")):
+                found.append(f"{index} read for a whole tenant in: {sql[:120]}")
     return found
 
 
