@@ -13,9 +13,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-os.environ.setdefault("DEBUG", "1")
 
 
 def main() -> None:
@@ -92,7 +89,7 @@ def _webhook_statement(workflow, tenant_id: int) -> tuple[str, list]:
     from django.utils import timezone
 
     from engine.models import WebhookDelivery
-    from engine.triggers.webhooks import _record_for_match
+    from engine.triggers.webhooks import _contact_id_sql, _record_for_match
 
     caught = []
 
@@ -105,10 +102,15 @@ def _webhook_statement(workflow, tenant_id: int) -> tuple[str, list]:
         trigger={"type": "webhook", "body": {}, "contact_id": None},
     )  # fmt: skip
     with transaction.atomic(), connection.execute_wrapper(catch):
-        _record_for_match(delivery, tenant_id, "email", "C500000@Bench.Example")
+        lookup = _contact_id_sql("email")  # the contact's id by email, as the request has it
+        _record_for_match(delivery, lookup, tenant_id, "C500000@Bench.Example")
         transaction.set_rollback(True)
     return caught[-1]
 
 
 if __name__ == "__main__":
+    # Set here, not on import: the tests import this module to keep it in step with the code.
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    os.environ.setdefault("DEBUG", "1")
     main()

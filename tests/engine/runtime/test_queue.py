@@ -77,6 +77,8 @@ def test_a_published_task_shows_its_ids_but_not_the_trigger_body(monkeypatch):
 
     memory = Celery("argsrepr-test", broker="memory://")
     monkeypatch.setattr(queue, "app", memory)
+    with memory.connection_for_read() as connection:
+        connection.SimpleQueue("celery").clear()  # the memory transport's queues are per process
     trigger = {"type": "webhook", "body": {"email": "private.person@example.com"}, "n": 1}
     args = [4, 52, trigger, 9443, {"tenant_id": 1}, "s1", None, True, ["a", "b"], "x" * 100]
     queue._send(queue.ENROLL, args)
@@ -99,6 +101,8 @@ def test_a_task_sent_for_later_carries_the_brief_header_and_its_eta(monkeypatch)
 
     memory = Celery("argsrepr-eta-test", broker="memory://")
     monkeypatch.setattr(queue, "app", memory)
+    with memory.connection_for_read() as connection:
+        connection.SimpleQueue("celery").clear()  # the memory transport's queues are per process
     eta = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     queue.dispatch_at(queue.RUN_ACTION, [17], eta=eta)
     with memory.connection_for_read() as connection:
