@@ -540,15 +540,12 @@ def floor_latency(driver: Driver, *, rate: float, seconds: float) -> dict:
     drain(lambda: floor_done() - before, sum(1 for s in sent if s.status == 202), 60)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT r.delivery_id, d.done_at FROM bench_floor_request r "
-            "JOIN bench_floor_done d ON d.request_id = r.id"
-        )
-        done = dict(cursor.fetchall())
-        cursor.execute(
             "SELECT r.delivery_id, r.created_at, d.done_at FROM bench_floor_request r "
             "JOIN bench_floor_done d ON d.request_id = r.id"
         )
-        parts = _parts(sent, cursor.fetchall())
+        rows = cursor.fetchall()
+    done = {delivery: done_at for delivery, _created, done_at in rows}
+    parts = _parts(sent, rows)
     values = latencies_ms(sent, done)
     return {
         "p50": statistics.median(values), "p99": percentile(values, 99), "n": len(values),

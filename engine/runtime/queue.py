@@ -41,7 +41,7 @@ def delivery_enroll_args(
 
 
 def args_brief(args: list[Any]) -> str:
-    """What logs and monitors show of a task's arguments (Celery's ``argsrepr`` header):
+    """What task events and monitors show of a task's arguments (Celery's ``argsrepr`` header):
     numbers, booleans, None and short strings as they are; a dict or list as its size only,
     e.g. ``[4, 52, {…3 keys}, 9443]``.
 

@@ -70,21 +70,27 @@ def test_with_batching_off_or_a_test_dispatcher_items_go_straight_through(settin
     assert publisher._items == []
 
 
-def test_a_published_task_shows_its_ids_but_not_the_trigger_body(monkeypatch):
-    """Celery's argsrepr header (worker logs, monitors) comes from args_brief: the webhook's
-    body — personal data, and a saferepr walk costing the request CPU — is not in it."""
+def _published(monkeypatch, send):
+    """The one message ``send()`` puts on a real Celery app's memory transport."""
     from celery import Celery
 
     memory = Celery("argsrepr-test", broker="memory://")
     monkeypatch.setattr(queue, "app", memory)
     with memory.connection_for_read() as connection:
         connection.SimpleQueue("celery").clear()  # the memory transport's queues are per process
-    trigger = {"type": "webhook", "body": {"email": "private.person@example.com"}, "n": 1}
-    args = [4, 52, trigger, 9443, {"tenant_id": 1}, "s1", None, True, ["a", "b"], "x" * 100]
-    queue._send(queue.ENROLL, args)
+    send()
     with memory.connection_for_read() as connection:
         message = connection.SimpleQueue("celery").get(timeout=2)
-        message.ack()  # the memory transport's queues live as long as the process
+        message.ack()
+    return message
+
+
+def test_a_published_task_shows_its_ids_but_not_the_trigger_body(monkeypatch):
+    """Celery's argsrepr header (worker logs, monitors) comes from args_brief: the webhook's
+    body — personal data, and a saferepr walk costing the request CPU — is not in it."""
+    trigger = {"type": "webhook", "body": {"email": "private.person@example.com"}, "n": 1}
+    args = [4, 52, trigger, 9443, {"tenant_id": 1}, "s1", None, True, ["a", "b"], "x" * 100]
+    message = _published(monkeypatch, lambda: queue._send(queue.ENROLL, args))
     assert message.headers["task"] == queue.ENROLL
     assert message.headers["argsrepr"] == (
         f"[4, 52, {{…3 keys}}, 9443, {{…1 key}}, 's1', None, True, […2 items], '{'x' * 61}…']"
@@ -97,16 +103,7 @@ def test_a_published_task_shows_its_ids_but_not_the_trigger_body(monkeypatch):
 def test_a_task_sent_for_later_carries_the_brief_header_and_its_eta(monkeypatch):
     from datetime import UTC, datetime
 
-    from celery import Celery
-
-    memory = Celery("argsrepr-eta-test", broker="memory://")
-    monkeypatch.setattr(queue, "app", memory)
-    with memory.connection_for_read() as connection:
-        connection.SimpleQueue("celery").clear()  # the memory transport's queues are per process
     eta = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
-    queue.dispatch_at(queue.RUN_ACTION, [17], eta=eta)
-    with memory.connection_for_read() as connection:
-        message = connection.SimpleQueue("celery").get(timeout=2)
-        message.ack()  # the memory transport's queues live as long as the process
+    message = _published(monkeypatch, lambda: queue.dispatch_at(queue.RUN_ACTION, [17], eta=eta))
     assert message.headers["argsrepr"] == "[17]"
     assert message.headers["eta"] == eta.isoformat()
