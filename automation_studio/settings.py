@@ -343,4 +343,7 @@ STUDIO_WEBHOOK_TOLERANCE_SECONDS = env_int("STUDIO_WEBHOOK_TOLERANCE_SECONDS", 3
 STUDIO_AI_DEFAULT_MODEL = env_str("STUDIO_AI_DEFAULT_MODEL", "")
 # Trigger events wait this long (ms) to be published together; 0 sends each at once.
 STUDIO_DISPATCH_BATCH_MS = env_int("STUDIO_DISPATCH_BATCH_MS", 100)
+# A web process that sent a webhook's enrollment less than this long ago (ms) holds the next
+# ones for the rest of that window and sends them as one task; 0 sends each at once.
+STUDIO_WEBHOOK_BATCH_MS = env_int("STUDIO_WEBHOOK_BATCH_MS", 50)
 STUDIO_EMAIL_TRACKING = env_bool("STUDIO_EMAIL_TRACKING", default=True)

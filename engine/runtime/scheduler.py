@@ -125,8 +125,19 @@ def sweep(*, now: datetime | None = None, stale_after: timedelta | None = None) 
         queue.dispatch(queue.RUN_ACTION, [action_id])
     for enrollment_id, step_id, seq in stalled:
         queue.dispatch(queue.RUN_STEP, [enrollment_id, step_id, seq])
-    for delivery_pk, workflow_id, trigger in owed:
-        queue.dispatch(queue.ENROLL, queue.delivery_enroll_args(workflow_id, delivery_pk, trigger))
+    # Owed deliveries go in batches (one task each, as a burst of requests does).
+    batch = queue.enrollments.max_items
+    for start in range(0, len(owed), batch):
+        chunk = owed[start : start + batch]
+        queue.dispatch(
+            queue.ENROLL_MANY,
+            [
+                [
+                    queue.delivery_enroll_args(workflow_id, pk, trigger)
+                    for pk, workflow_id, trigger in chunk
+                ]
+            ],
+        )
     return {"actions": len(claimed), "enrollments": len(stalled), "deliveries": len(owed)}
 
 

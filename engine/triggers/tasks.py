@@ -7,13 +7,19 @@ from typing import Any
 
 from celery import shared_task
 
-from engine.runtime import executor
+from engine.runtime import executor, queue
 from engine.runtime.budget import TaskBudget
 from engine.triggers import dispatch, schedule, webhooks
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["dispatch_event", "enroll_contact", "run_first_steps", "run_schedule"]
+__all__ = [
+    "dispatch_event",
+    "enroll_contact",
+    "enroll_contacts",
+    "run_first_steps",
+    "run_schedule",
+]
 
 
 @shared_task(name="engine.tasks.dispatch_event", ignore_result=True)
@@ -37,6 +43,21 @@ def enroll_contact(
         workflow_id=workflow_id, contact_id=contact_id, trigger=trigger, delivery=delivery,
         seen=seen,
     )  # fmt: skip
+
+
+@shared_task(name="engine.tasks.enroll_contacts", ignore_result=True)
+def enroll_contacts(batch: list[list[Any]]) -> int:
+    """``enroll_contact`` for each argument list of ``batch`` (``queue.enrollments`` sends a
+    burst of webhook deliveries as one task); returns how many enrolled. Each is its own
+    transaction and claim, so one that fails does not stop the others, and a redelivered
+    batch enrolls nobody twice (each delivery's claim holds)."""
+    enrolled = 0
+    for args in batch:
+        try:
+            enrolled += enroll_contact(*args) is not None
+        except Exception:  # its delivery stays owed: the sweep re-sends it
+            logger.exception("enrolling %s of a batch failed", queue.args_brief(args))
+    return enrolled
 
 
 @shared_task(name="engine.tasks.run_schedule", ignore_result=True)

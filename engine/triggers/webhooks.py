@@ -301,7 +301,7 @@ def webhook_receive(
             # Robust: the delivery is committed and owed, so a broker that fails here is
             # logged and the sweep sends the task later; the sender still gets its 202.
             # (Outside a transaction on_commit calls it at once: the INSERT has committed.)
-            transaction.on_commit(lambda: queue.dispatch(ENROLL, args), robust=True)
+            transaction.on_commit(lambda: queue.enrollments.add(args), robust=True)
     except IntegrityError:
         if not replayed:
             raise

@@ -12,9 +12,12 @@ from engine.triggers.bus import DISPATCH_EVENT
 from engine.triggers.schedule import RUN_SCHEDULE
 from engine.triggers.webhooks import ENROLL
 
+ENROLL_MANY = queue.ENROLL_MANY
+
 TRIGGER_TASKS = {
     DISPATCH_EVENT: tasks_triggers.dispatch_event,
     ENROLL: tasks_triggers.enroll_contact,
+    ENROLL_MANY: tasks_triggers.enroll_contacts,
     RUN_SCHEDULE: tasks_triggers.run_schedule,
 }
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from engine.models import WebhookDelivery
 from engine.runtime import queue, scheduler
 from engine.runtime.flow import flow_for_version, forget_flows
+from engine.runtime.queue import ENROLL_MANY
 from engine.triggers.webhooks import ENROLL, deliveries_purge, delivery_claim
 from tests.cast import make_contact, make_tenant, publish_raw
 from tests.triggers.helpers import enrolled, listening
@@ -36,7 +37,10 @@ def after_lease(seconds: float = 1.0):
 
 def enroll_messages(trigger_queue) -> list[list]:
     trigger_queue.commit()
-    return [args for name, args in trigger_queue.sent if name == ENROLL]
+    # One task per request, or a batch of them (``queue.enrollments``, the sweep).
+    single = [args for name, args in trigger_queue.sent if name == ENROLL]
+    batches = [args[0] for name, args in trigger_queue.sent if name == ENROLL_MANY]
+    return single + [args for batch in batches for args in batch]
 
 
 @pytest.fixture
@@ -193,7 +197,7 @@ def test_the_sweep_skips_a_delivery_a_running_task_holds(
         free = scheduler.sweep()
 
     assert (held["deliveries"], free["deliveries"]) == (0, 1)
-    assert [name for name, _ in sent] == [ENROLL]
+    assert [name for name, _ in sent] == [ENROLL_MANY]
 
 
 def test_a_broker_failing_after_commit_still_answers_202_and_the_sweep_recovers(
@@ -211,10 +215,10 @@ def test_a_broker_failing_after_commit_still_answers_202_and_the_sweep_recovers(
         scheduler.sweep(now=after_lease())
 
     assert response.status_code == 202
-    assert [name for name, _ in sent] == [ENROLL]
-    from engine.triggers.tasks import enroll_contact
+    assert [name for name, _ in sent] == [ENROLL_MANY]
+    from engine.triggers.tasks import enroll_contacts
 
-    enroll_contact(*sent[0][1])
+    assert enroll_contacts(*sent[0][1]) == 1
     assert enrolled(workflow) == [contact.pk]
 
 
@@ -366,3 +370,37 @@ def test_a_workflow_deleted_between_request_and_task_ends_the_task_quietly(
     assert results == [None]
     assert not Enrollment.objects.exists()
     assert not WebhookDelivery.objects.filter(delivery_id="d1").exists()
+
+
+def test_a_burst_of_webhooks_goes_to_the_real_worker_in_batches_and_enrolls_each_once(
+    require_postgres, require_redis, transactional_db, e2e_worker, client, settings, monkeypatch
+):
+    """Under load the request coalesces enrollments (``queue.enrollments``): a real worker
+    runs the batches; every delivery enrolls exactly once, also when a batch comes twice."""
+    settings.STUDIO_WEBHOOK_BATCH_MS = 300
+    tenant = make_tenant()
+    workflow = listening(tenant, "webhook")
+    contacts = [make_contact(tenant, email=f"burst{n}@example.com") for n in range(8)]
+    sent: list[tuple[str, list]] = []
+
+    def to_worker(name, args):
+        sent.append((name, args))
+        e2e_worker.dispatch(name, args)
+
+    monkeypatch.setattr(queue, "_send", to_worker)
+    monkeypatch.setattr(queue, "_dispatcher", to_worker)
+    for n in range(8):
+        response = post(client, workflow, {"email": f"burst{n}@example.com"}, delivery=f"b{n}")
+        assert response.status_code == 202
+    e2e_worker.wait_for(lambda: len(enrolled(workflow)) == 8, timeout=20)
+    batches = [args[0] for name, args in sent if name == ENROLL_MANY]
+    e2e_worker.dispatch(ENROLL_MANY, [batches[0]])  # redelivered (late ack, a killed worker)
+    time.sleep(1.0)
+
+    assert sent[0][0] == ENROLL  # the first of the burst went at once
+    assert len(batches) >= 1
+    assert 1 + sum(len(batch) for batch in batches) == 8  # the rest went in batches
+    assert sorted(enrolled(workflow)) == sorted(contact.pk for contact in contacts)
+    assert set(
+        WebhookDelivery.objects.filter(workflow=workflow).values_list("outcome", flat=True)
+    ) == {"enrolled"}

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -107,3 +108,60 @@ def test_a_task_sent_for_later_carries_the_brief_header_and_its_eta(monkeypatch)
     message = _published(monkeypatch, lambda: queue.dispatch_at(queue.RUN_ACTION, [17], eta=eta))
     assert message.headers["argsrepr"] == "[17]"
     assert message.headers["eta"] == eta.isoformat()
+
+
+def _until(predicate, timeout: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def test_a_quiet_process_sends_at_once_and_a_burst_goes_as_one_batch(broker, settings):
+    """The lean webhook path (issue 16): no batching delay when idle, one task per window
+    under load, and at once again after a quiet window."""
+    sent, _ = broker
+    settings.STUDIO_WEBHOOK_BATCH_MS = 200
+    publisher = queue.LeadingEdgePublisher("one", "many")
+    publisher.add([1])
+    assert sent == [("one", [1])]  # synchronously, in the caller's thread
+    publisher.add([2])
+    publisher.add([3])
+    assert sent == [("one", [1])]  # waiting for the window to end
+    assert _until(lambda: len(sent) == 2)
+    assert sent[1] == ("many", [[[2], [3]]])
+    time.sleep(0.25)  # a quiet window
+    publisher.add([4])
+    assert sent[-1] == ("one", [4])
+
+
+def test_a_batch_is_split_at_its_size_and_a_failed_send_is_logged_not_raised(monkeypatch, caplog):
+    calls = []
+
+    def flaky(name, args):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise ConnectionError("broker down")
+
+    monkeypatch.setattr(queue, "_send", flaky)
+    publisher = queue.LeadingEdgePublisher("one", "many", max_items=2)
+    publisher._items = [[1], [2], [3], [4], [5]]
+    assert publisher.flush() == 5
+    assert calls == [[[1], [2]], [[3], [4]], [[5]]]  # the chunk after the failure still goes
+    assert publisher._items == []  # the failed chunk's deliveries stay owed: the sweep has them
+    assert "the sweep re-sends it" in caplog.text
+
+
+def test_with_the_window_off_or_a_test_dispatcher_each_goes_alone(settings):
+    seen = []
+    publisher = queue.LeadingEdgePublisher("one", "many")
+    with queue.use_dispatcher(lambda name, args: seen.append((name, args))):
+        publisher.add([1])
+        publisher.add([2])
+    settings.STUDIO_WEBHOOK_BATCH_MS = 0
+    with queue.use_dispatcher(lambda name, args: seen.append((name, args))):
+        publisher.add([3])
+    assert seen == [("one", [1]), ("one", [2]), ("one", [3])]
+    assert publisher._items == []
