@@ -9,7 +9,10 @@ a worker from the others. Settings: ``STUDIO_TASK_TIME_BUDGET_MS`` (milliseconds
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -24,9 +27,13 @@ class TaskBudget:
 
     @classmethod
     def start(cls) -> TaskBudget:
+        """A fresh budget: the settings' steps and seconds from now, but never past the
+        deadline of a batch this thread is running (``batch_deadline``)."""
         seconds = int(getattr(settings, "STUDIO_TASK_TIME_BUDGET_MS", 1000)) / 1000
         steps = int(getattr(settings, "STUDIO_TASK_MAX_STEPS", 50))
-        return cls(deadline=time.monotonic() + seconds, steps_left=steps)
+        deadline = time.monotonic() + seconds
+        shared = getattr(_batch, "deadline", None)
+        return cls(deadline=deadline if shared is None else min(deadline, shared), steps_left=steps)
 
     @classmethod
     def single(cls) -> TaskBudget:
@@ -39,3 +46,21 @@ class TaskBudget:
     @property
     def left(self) -> bool:
         return self.steps_left > 0 and time.monotonic() < self.deadline
+
+
+_batch = threading.local()
+
+
+@contextmanager
+def batch_deadline() -> Iterator[None]:
+    """One time budget (``STUDIO_TASK_TIME_BUDGET_MS``) for a task that runs many journeys
+    (``enroll_contacts``): each starts with its own step count, but once the batch's time is
+    spent each runs only its first transaction and queues the rest, so a batch holds a worker
+    about as long as one journey may."""
+    seconds = int(getattr(settings, "STUDIO_TASK_TIME_BUDGET_MS", 1000)) / 1000
+    outer = getattr(_batch, "deadline", None)
+    _batch.deadline = time.monotonic() + seconds if outer is None else outer
+    try:
+        yield
+    finally:
+        _batch.deadline = outer

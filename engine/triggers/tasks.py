@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 
 from engine.runtime import executor, queue
-from engine.runtime.budget import TaskBudget
+from engine.runtime.budget import TaskBudget, batch_deadline
 from engine.triggers import dispatch, schedule, webhooks
 
 logger = logging.getLogger(__name__)
@@ -52,11 +52,12 @@ def enroll_contacts(batch: list[list[Any]]) -> int:
     transaction and claim, so one that fails does not stop the others, and a redelivered
     batch enrolls nobody twice (each delivery's claim holds)."""
     enrolled = 0
-    for args in batch:
-        try:
-            enrolled += enroll_contact(*args) is not None
-        except Exception:  # its delivery stays owed: the sweep re-sends it
-            logger.exception("enrolling %s of a batch failed", queue.args_brief(args))
+    with batch_deadline():  # the batch shares one time budget: fair to the queue behind it
+        for args in batch:
+            try:
+                enrolled += enroll_contact(*args) is not None
+            except Exception:  # its delivery stays owed: the sweep re-sends it
+                logger.exception("enrolling %s of a batch failed", queue.args_brief(args))
     return enrolled
 
 
