@@ -63,8 +63,8 @@ def main() -> None:
             [tenant_id, "t0", enrollment.contact_id, timezone.now()],
         ),
         "step: a run of tags found and linked (add_tag × 5, one statement)": (
-            links_named_statement(),
-            [tenant_id, [f"t{i}" for i in range(5)], enrollment.contact_id, timezone.now()],
+            links_named_statement(5),
+            [tenant_id, *[f"t{i}" for i in range(5)], enrollment.contact_id, timezone.now()],
         ),
     }
     for label, (sql, params) in raw.items():

@@ -167,3 +167,35 @@ def test_a_failing_step_after_a_run_of_tags_keeps_their_links(
         "a": True,
         "b": True,
     }
+
+
+def test_a_run_of_tags_keeps_one_generic_plan_and_repeated_names_link_once(
+    require_postgres, tenant
+):
+    """The names travel as a VALUES list of fixed length, so PostgreSQL keeps a generic plan
+    for the prepared statement instead of planning it on every run (as it did for an
+    ``unnest(array)`` it could not size)."""
+    from engine.effects.crm_ops import link_tags_named, links_named_statement
+
+    names = ["a", "b", "c"]
+    for name in names:
+        Tag.objects.create(tenant=tenant, name=name)
+    contacts = [make_contact(tenant) for _ in range(16)]
+    first = link_tags_named(tenant.pk, contacts[0].pk, ["a", "b", "a", "c", "nope"])
+    for contact in contacts[1:]:
+        link_tags_named(tenant.pk, contact.pk, names)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = %s",
+            [links_named_statement(3).replace("%s", "$%d") % tuple(range(1, 7))],
+        )
+        plans = cursor.fetchall()
+
+    assert sorted(first) == ["a", "b", "c"]  # "a" once; a missing tag is absent
+    assert all(link is not None for _tag, link in first.values())
+    assert ContactTag.objects.filter(contact=contacts[0]).count() == 3
+    assert len(plans) == 1
+    generic, custom = plans[0]
+    # psycopg prepares it on its 5th run; PostgreSQL tries 5 custom plans, then keeps one
+    assert generic >= 3
+    assert custom <= 5
