@@ -21,8 +21,10 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from crm.phones import PhoneNumberInvalid, tenant_e164
@@ -204,12 +206,22 @@ def _contact_id_sql(match_by: str) -> str | None:
     return None if found is None else found[0]
 
 
-def _record_for_match(delivery: WebhookDelivery, lookup: str, tenant_id: int, value: str) -> Any:
+def _record_for_match(
+    delivery: WebhookDelivery,
+    lookup: str,
+    tenant_id: int,
+    value: str,
+    *,
+    unchanged: Workflow | None = None,
+) -> Any:
     """Find the contact and record the delivery with it in one statement (PostgreSQL): ``WITH
     source AS (lookup: the contact's id) INSERT … SELECT … FROM source`` — the delivery's
     ``contact_id`` and its trigger's ``contact_id`` filled in from the row found. Returns the
     contact's id, or None when no contact matched (nothing recorded). IntegrityError for a
-    replay, as a plain INSERT."""
+    replay, as a plain INSERT.
+
+    ``unchanged``: a workflow row remembered from an earlier request (``_remembered``); the
+    statement records nothing (None) unless that row is still as it was then (``ROW_VERSION``)."""
     context = delivery.trigger
     # The trigger's JSON as the field adapts it, with the contact's id set by the database.
     as_json = WebhookDelivery._meta.get_field("trigger").get_db_prep_save(context, connection)
@@ -217,7 +229,14 @@ def _record_for_match(delivery: WebhookDelivery, lookup: str, tenant_id: int, va
         "contact_id": ("SELECT source.contact::text", []),
         "trigger": ("SELECT jsonb_set(%s, '{contact_id}', to_jsonb(source.contact))", [as_json]),
     }
-    if insert_instance(delivery, computed=computed, source=(lookup, [tenant_id, value])) is None:
+    source = (lookup, [tenant_id, value])
+    if unchanged is not None:
+        source = (
+            # Both parts are compiled from models' metadata; the values are parameters.
+            f"SELECT * FROM ({lookup}) AS found WHERE {_row_unchanged_sql()}",  # noqa: S608
+            [tenant_id, value, unchanged.pk, unchanged.row_version],
+        )
+    if insert_instance(delivery, computed=computed, source=source) is None:
         return None
     contact_id = contact_model()._meta.pk.to_python(delivery.contact_id)
     context["contact_id"] = contact_id  # what the database wrote into the trigger's JSON
@@ -225,18 +244,87 @@ def _record_for_match(delivery: WebhookDelivery, lookup: str, tenant_id: int, va
     return contact_id
 
 
+@cache
+def _row_unchanged_sql() -> str:
+    """``EXISTS (…)``: the workflow row (id, ``ROW_VERSION`` as read: two parameters) has not
+    been updated since it was read. Every UPDATE in PostgreSQL writes a new version of the
+    row: a new ``ctid`` (its place, even within one transaction) and, from another
+    transaction, a new ``xmin``; the pair never comes back for the same row. So any change —
+    a paused workflow, a new secret, a new published version — fails it."""
+    meta = Workflow._meta
+    quote = connection.ops.quote_name
+    # Identifiers come from the model's metadata; the values are parameters.
+    return (
+        f"EXISTS (SELECT 1 FROM {quote(meta.db_table)} "  # noqa: S608
+        f"WHERE {quote(meta.pk.column)} = %s AND {ROW_VERSION} = %s)"
+    )
+
+
+# Which version of a row this is (PostgreSQL system columns), as text.
+ROW_VERSION = "(xmin::text || ':' || ctid::text)"
+
+
+class _Changed(Exception):
+    """A remembered workflow row no longer holds: decide again from the row itself."""
+
+
+# What webhook requests read of their workflow, by token, in this process (PostgreSQL): a
+# request accepts on it only if its row is unchanged (``_record_for_match``), and anything
+# else than an acceptance is decided again from the row. Bounded: cleared when full.
+_REMEMBERED: dict[str, Workflow] = {}
+_REMEMBER_AT_MOST = 1024
+
+
+def _workflow_by_token(token: str) -> Workflow:
+    """The workflow of ``token`` read from its row (remembered for the next requests on
+    PostgreSQL, with ``ROW_VERSION`` as ``row_version``); WebhookRejected(404) when none."""
+    postgres = connection.vendor == "postgresql"
+
+    def build(value: str):
+        rows = Workflow.objects.only(*REQUEST_FIELDS).filter(webhook_token=value)
+        version = RawSQL(ROW_VERSION, [])  # noqa: S611 - a constant: system columns only
+        return rows.annotate(row_version=version) if postgres else rows
+
+    workflow = first_row(
+        key=("webhook: workflow by token", postgres), build=build, probes=[PROBE_TEXT],
+        values=[token],
+    )  # fmt: skip
+    if workflow is None or not token:
+        raise WebhookRejected(404, "unknown webhook token")
+    if postgres:
+        if len(_REMEMBERED) >= _REMEMBER_AT_MOST:
+            _REMEMBERED.clear()
+        _REMEMBERED[token] = workflow
+    return workflow
+
+
 def webhook_receive(
     *, token: str, body: bytes, headers: Mapping[str, str], content_type: str
 ) -> WebhookAccepted:
-    """Check a delivery and queue its contact's enrollment; WebhookRejected says why not."""
-    workflow = first_row(
-        key="webhook: workflow by token",
-        build=lambda value: Workflow.objects.only(*REQUEST_FIELDS).filter(webhook_token=value),
-        probes=[PROBE_TEXT],
-        values=[token],
-    )
-    if workflow is None or not token:
-        raise WebhookRejected(404, "unknown webhook token")
+    """Check a delivery and queue its contact's enrollment; WebhookRejected says why not.
+
+    A token seen before in this process skips reading its workflow: the delivery is recorded
+    only if the row is still as it was read (one statement). Any other outcome — a rejection,
+    a changed row — is decided again from the row, so a paused workflow or a new secret takes
+    effect at once.
+    """
+    remembered = _REMEMBERED.get(token) if token else None
+    if remembered is not None:
+        try:
+            return _receive(remembered, body, headers, content_type, remembered=True)
+        except (WebhookRejected, _Changed, ObjectDoesNotExist):  # its version deleted, say
+            _REMEMBERED.pop(token, None)
+    return _receive(_workflow_by_token(token), body, headers, content_type, remembered=False)
+
+
+def _receive(
+    workflow: Workflow,
+    body: bytes,
+    headers: Mapping[str, str],
+    content_type: str,
+    *,
+    remembered: bool,
+) -> WebhookAccepted:
     if len(body) > max_bytes():
         raise WebhookRejected(413, f"body is larger than {max_bytes()} bytes")
     signed = _verify(workflow, body, headers)
@@ -278,6 +366,8 @@ def webhook_receive(
             )
             try:
                 lookup = None if create else _contact_id_sql(match_by)
+                if lookup is None and remembered:
+                    raise _Changed  # only a lookup can check the row: read it first
                 if lookup is None:
                     contact, created = _contact_for(workflow, config, match_by, value, fields)
                     context["contact_id"], delivery.contact_id = contact.pk, str(contact.pk)
@@ -285,7 +375,12 @@ def webhook_receive(
                     insert_instance(delivery)  # its statement built once per process
                 else:
                     created = False
-                    contact_id = _record_for_match(delivery, lookup, workflow.tenant_id, value)
+                    contact_id = _record_for_match(
+                        delivery, lookup, workflow.tenant_id, value,
+                        unchanged=workflow if remembered else None,
+                    )  # fmt: skip
+                    if contact_id is None and remembered:
+                        raise _Changed  # or no such contact: the row decides which
                     if contact_id is None:
                         raise WebhookRejected(422, _no_contact(match_by, value))
             except IntegrityError:
