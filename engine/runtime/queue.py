@@ -100,7 +100,42 @@ def use_dispatcher(dispatcher: Callable[[str, list[Any]], None]) -> Iterator[Non
         _dispatcher = previous
 
 
-class BatchingPublisher:
+class _Flushing:
+    """What both publishers share: items held under a lock, and one background flusher
+    thread per process (a forked child — a gunicorn or Celery worker — starts its own and
+    forgets what its parent held; process exit flushes)."""
+
+    def __init__(self, thread_name: str) -> None:
+        self._items: list[Any] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid = 0
+        self._thread_name = thread_name
+
+    def flush(self) -> int:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _forked(self) -> None:
+        """Reset what a forked child must not inherit (called under the lock)."""
+        self._items = []
+
+    def _ensure_thread(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._forked()
+            thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
+            thread.start()
+            atexit.register(self.flush)
+
+
+class BatchingPublisher(_Flushing):
     """Collects items for one list-taking task and publishes them together.
 
     A save that fires a trigger must not pay a broker round trip (about 1 ms with Redis,
@@ -109,12 +144,9 @@ class BatchingPublisher:
     """
 
     def __init__(self, name: str, *, max_items: int = 200) -> None:
+        super().__init__(f"batch-{name}")
         self.name = name
         self.max_items = max_items
-        self._items: list[Any] = []
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._pid = 0
 
     def add(self, item: Any) -> None:
         delay_ms = int(getattr(settings, "STUDIO_DISPATCH_BATCH_MS", 100))
@@ -142,18 +174,6 @@ class BatchingPublisher:
             raise
         return len(items)
 
-    def _ensure_thread(self) -> None:
-        if self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            self._pid = os.getpid()  # a forked child starts its own flusher
-            self._items = []
-            thread = threading.Thread(target=self._run, name=f"batch-{self.name}", daemon=True)
-            thread.start()
-            atexit.register(self.flush)
-
     def _run(self) -> None:
         while True:
             self._wake.wait(int(getattr(settings, "STUDIO_DISPATCH_BATCH_MS", 100)) / 1000)
@@ -164,7 +184,7 @@ class BatchingPublisher:
                 logger.exception("publishing %s failed; will retry", self.name)
 
 
-class LeadingEdgePublisher:
+class LeadingEdgePublisher(_Flushing):
     """Sends one task at once when the process is quiet, and coalesces a burst into batches.
 
     ``add(args)`` publishes ``single`` with ``args`` straight away when this process sent
@@ -180,12 +200,9 @@ class LeadingEdgePublisher:
     """
 
     def __init__(self, single: str, many: str, *, max_items: int = 50) -> None:
+        super().__init__(f"edge-{many}")
         self.single, self.many, self.max_items = single, many, max_items
-        self._items: list[list[Any]] = []
         self._last = -1e9  # monotonic seconds of the last send
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._pid = 0
 
     @staticmethod
     def window() -> float:
@@ -223,17 +240,8 @@ class LeadingEdgePublisher:
                 logger.exception("publishing %s failed; the sweep re-sends it", self.many)
         return len(items)
 
-    def _ensure_thread(self) -> None:
-        if self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            self._pid = os.getpid()  # a forked child starts its own flusher
-            self._items, self._last = [], -1e9
-            thread = threading.Thread(target=self._run, name=f"edge-{self.many}", daemon=True)
-            thread.start()
-            atexit.register(self.flush)
+    def _forked(self) -> None:
+        self._items, self._last = [], -1e9
 
     def _run(self) -> None:
         while True:

@@ -126,18 +126,14 @@ def sweep(*, now: datetime | None = None, stale_after: timedelta | None = None) 
     for enrollment_id, step_id, seq in stalled:
         queue.dispatch(queue.RUN_STEP, [enrollment_id, step_id, seq])
     # Owed deliveries go in batches (one task each, as a burst of requests does).
-    batch = queue.enrollments.max_items
-    for start in range(0, len(owed), batch):
-        chunk = owed[start : start + batch]
-        queue.dispatch(
-            queue.ENROLL_MANY,
-            [
-                [
-                    queue.delivery_enroll_args(workflow_id, pk, trigger)
-                    for pk, workflow_id, trigger in chunk
-                ]
-            ],
-        )
+    size = queue.enrollments.max_items
+    for start in range(0, len(owed), size):
+        chunk = owed[start : start + size]
+        batch = [
+            queue.delivery_enroll_args(workflow_id, pk, trigger)
+            for pk, workflow_id, trigger in chunk
+        ]
+        queue.dispatch(queue.ENROLL_MANY, [batch])
     return {"actions": len(claimed), "enrollments": len(stalled), "deliveries": len(owed)}
 
 

@@ -220,7 +220,7 @@ def _record_for_match(
     contact's id, or None when no contact matched (nothing recorded). IntegrityError for a
     replay, as a plain INSERT.
 
-    ``unchanged``: a workflow row remembered from an earlier request (``_remembered``); the
+    ``unchanged``: a workflow row remembered from an earlier request (``_REMEMBERED``); the
     statement records nothing (None) unless that row is still as it was then (``ROW_VERSION``)."""
     context = delivery.trigger
     # The trigger's JSON as the field adapts it, with the contact's id set by the database.
