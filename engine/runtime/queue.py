@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -100,7 +101,7 @@ def use_dispatcher(dispatcher: Callable[[str, list[Any]], None]) -> Iterator[Non
         _dispatcher = previous
 
 
-class _Flushing:
+class _Flushing(ABC):
     """What both publishers share: items held under a lock, and one background flusher
     thread per process (a forked child — a gunicorn or Celery worker — starts its own and
     forgets what its parent held; process exit flushes)."""
@@ -112,11 +113,13 @@ class _Flushing:
         self._pid = 0
         self._thread_name = thread_name
 
+    @abstractmethod
     def flush(self) -> int:
-        raise NotImplementedError
+        """Send what is held; how many items went out."""
 
+    @abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """The flusher thread's loop: wait, then ``flush``."""
 
     def _forked(self) -> None:
         """Reset what a forked child must not inherit (called under the lock)."""
