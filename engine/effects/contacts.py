@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import OuterRef, Subquery
 from django.utils.module_loading import import_string
 
-from engine.effects.prepared import first_row
+from engine.effects.prepared import Along, first_row
 
 CHANNELS = ("email", "sms", "whatsapp", "voice")
 
@@ -47,6 +47,18 @@ class CrmContactAdapter:
         if found is None:
             raise model.DoesNotExist(f"no {model._meta.label} with id {contact_id}")
         return found
+
+    def load_along(self, contact_id: Any) -> Along | None:
+        """:meth:`load`'s query to run inside another statement (``prepared.Along``), so the
+        contact comes back with an enrollment's INSERT; None where it cannot (not PostgreSQL).
+        A host adapter without this method is loaded by :meth:`load` as before."""
+        model = contact_model()
+        return Along.of(
+            key=("contact with tags", model._meta.label),
+            build=lambda pk: _with_tags(model, pk),
+            probes=[PROBE_ID],
+            values=[contact_id],
+        )
 
     def snapshot(self, contact) -> dict[str, Any]:
         return {

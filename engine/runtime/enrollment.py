@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from engine.effects.contacts import contact_adapter
+from engine.effects.prepared import Along
 from engine.effects.zones import workflow_zone
 from engine.runtime import state
 from engine.runtime.executor import (
@@ -36,6 +37,10 @@ class EnrollmentRefused(Exception):
     """The workflow cannot take this contact (not active, not published, other tenant)."""
 
 
+class _NotThisContact(Exception):
+    """The contact read along with the INSERT is not this workflow's tenant's: roll back."""
+
+
 def enrollment_create(
     *,
     workflow: Workflow,
@@ -45,6 +50,8 @@ def enrollment_create(
     seed: str | None = None,
     run_first: bool = False,
     claim: Callable[[], bool] | None = None,
+    contact_id: Any = None,
+    contact_along: Along | None = None,
 ) -> Enrollment | None:
     """Enroll one contact; None when the contact is (or was, without re-enrollment) in it.
 
@@ -58,6 +65,14 @@ def enrollment_create(
     ``claim``: called first inside the enrollment's transaction (so what it writes commits or
     rolls back with the enrollment); False means the work was done elsewhere: returns None.
     A ``rows.Claim`` runs inside the enrollment's INSERT instead (one statement on PostgreSQL).
+
+    ``contact_id`` and ``contact_along`` (instead of ``contact``, with a ``rows.Claim``;
+    PostgreSQL): the contact's load (``prepared.Along``, the adapter's
+    ``load_along(contact_id)``) runs inside the enrollment's INSERT — one round trip fewer —
+    and the claim holds only while that finds the contact, so a contact deleted since its id
+    was found enrolls nobody and claims nothing. None is then returned too when the contact
+    is gone or is another tenant's: the caller, which has not seen the contact, decides
+    again from a load of its own (``dispatch.contact_enroll``).
     """
     if workflow.status != Workflow.Status.ACTIVE:
         raise EnrollmentRefused(f"workflow '{workflow.name}' is {workflow.status}, not active")
@@ -71,8 +86,14 @@ def enrollment_create(
         version_id = version.pk
     if version_id is None:
         raise EnrollmentRefused(f"workflow '{workflow.name}' has no published version")
-    if contact_adapter().tenant_id(contact) != workflow.tenant_id:
+    if contact_along is not None:
+        if contact is not None or contact_id is None or not isinstance(claim, Claim):
+            raise ValueError("contact_along= needs contact_id= (not contact=) and a rows.Claim")
+        claim = claim.requiring(contact_along.sql, contact_along.params)
+    elif contact_adapter().tenant_id(contact) != workflow.tenant_id:
         raise EnrollmentRefused("the contact belongs to another tenant")
+    else:
+        contact_id = contact.pk
     flow = flow_for_version(version_id)
     reenrollable = bool(flow.settings.get("allow_reenrollment"))
     computed = {}
@@ -80,9 +101,9 @@ def enrollment_create(
         # Its place among the contact's enrollments is computed by the INSERT itself (one
         # round trip fewer); the database's constraints still allow one live enrollment.
         sequence = 0
-        computed["sequence"] = _next_sequence_sql(workflow.pk, contact.pk)
+        computed["sequence"] = _next_sequence_sql(workflow.pk, contact_id)
     else:
-        sequence = last_sequence(workflow.pk, contact.pk) + 1
+        sequence = last_sequence(workflow.pk, contact_id) + 1
         if sequence > 1:
             return None  # once per contact, across versions (the database refuses it too)
     now = timezone.now()
@@ -102,7 +123,7 @@ def enrollment_create(
                 tenant_id=workflow.tenant_id,
                 workflow=workflow,
                 version_id=version_id,
-                contact=contact,
+                contact_id=contact_id,
                 status=run.status,
                 current_step=run.current_step,
                 context=run.context,
@@ -111,8 +132,18 @@ def enrollment_create(
                 completed_at=now if directive.kind == "finish" else None,
             )
             # Its statement built once per process; with the claim in it when there is one.
-            if insert_instance(enrollment, computed=computed, claim=folded) is None:
+            if contact is not None:
+                enrollment.contact = contact  # the relation's cache: no query to read it
+            inserted = insert_instance(
+                enrollment, computed=computed, claim=folded, along=contact_along
+            )
+            if inserted is None:
                 return None  # the claim found the work done: the first delivery enrolled
+            if contact_along is not None:
+                contact = contact_along.row
+                if contact is None or contact_adapter().tenant_id(contact) != workflow.tenant_id:
+                    raise _NotThisContact  # rolls the enrollment back; the caller decides
+                enrollment.contact = contact
             if inline:
                 # The first steps run in this transaction (one commit, no lock to take).
                 go_on = first_steps_run(
@@ -124,6 +155,8 @@ def enrollment_create(
         if enrollment is not None and enrollment.pk is not None:
             raise  # a step's write failed, not the enrollment's INSERT
         return None  # the contact is (or was) in it: the database refused a second row
+    except _NotThisContact:
+        return None
     # Its links were checked above: the executor's own check need not query them again.
     mark_consistent(enrollment.pk)
     if inline:

@@ -24,6 +24,8 @@ from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
+from engine.effects.prepared import Along
+
 
 def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> int:
     """INSERT ``rows`` (attname → value; an attname left out takes its field's default).
@@ -160,6 +162,7 @@ def insert_instance(
     computed: dict[str, tuple[str, list[Any]]] | None = None,
     claim: Claim | None = None,
     source: tuple[str, list[Any]] | None = None,
+    along: Along | None = None,
 ) -> Any:
     """INSERT one new model instance and set its primary key; returns it.
 
@@ -182,6 +185,10 @@ def insert_instance(
     most one row; the row is inserted only when it yields one (None is returned otherwise),
     and ``computed`` subqueries may read its columns as ``source.<column>``: a value found
     and the row that records it, in one statement.
+
+    ``along`` (PostgreSQL only; ValueError elsewhere): a prepared one-row SELECT the statement
+    also runs and returns beside the new row (``prepared.Along``); its instance — None when it
+    found no row — is in ``along.row`` afterwards. Nothing is read when nothing is inserted.
     """
     model = type(instance)
     db = connections[DEFAULT_DB_ALIAS]
@@ -197,6 +204,8 @@ def insert_instance(
         if claim is not None or db.vendor != "postgresql":
             raise ValueError("source= needs PostgreSQL and no claim")
         (claim_sql, claim_params), gate = source, "source"
+    if along is not None and db.vendor != "postgresql":
+        raise ValueError("along= needs PostgreSQL")
     if computed and not returning:
         # No RETURNING (SQLite before 3.35): read each computed value first, then insert it.
         with db.cursor() as cursor:
@@ -214,11 +223,17 @@ def insert_instance(
             params.append(_prep_column(column, field.pre_save(instance, True), db))
     with db.cursor() as cursor:
         if returning:
-            statement = _insert_returning(model, shape, db.vendor, claim_sql, gate)
-            cursor.execute(statement, params)
+            statement = _insert_returning(
+                model, shape, db.vendor, claim_sql, gate, along.sql if along else ""
+            )
+            cursor.execute(statement, params + along.params if along else params)
             row = cursor.fetchone()
             if row is None:
                 return None  # the claim found its work done (the source no row): no INSERT
+            if along is not None:
+                width = 1 + len(shape)
+                along.read(row[width:], cursor.description[width:])
+                row = row[:width]
         else:
             cursor.execute(_statement(model, db.vendor), params)
             row = (cursor.lastrowid,)
@@ -236,11 +251,14 @@ def _insert_returning(
     vendor: str,
     claim: str = "",
     gate: str = "claimed",
+    along: str = "",
 ) -> str:
     """``INSERT … VALUES (…) RETURNING pk[, computed…]``; each computed field's placeholder
     is its subquery (text from our own code, never from input: its values are parameters).
     With ``claim`` (an ``UPDATE … RETURNING``, or a source's SELECT): ``WITH <gate> AS
-    (claim) INSERT … SELECT … FROM <gate>``, which inserts only when it yields a row."""
+    (claim) INSERT … SELECT … FROM <gate>``, which inserts only when it yields a row. With
+    ``along`` (a one-row SELECT): the INSERT goes in ``WITH inserted AS (…)`` and the statement
+    returns its row followed by ``along``'s columns (NULLs when that finds none)."""
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     subqueries = dict(shape)
     columns = ", ".join(quote(field.column) for field in _fields(model))
@@ -252,11 +270,17 @@ def _insert_returning(
     # Identifiers come from the model's metadata, the claim from our own code; values are
     # parameters.
     source = f"SELECT {values} FROM {gate}" if claim else f"VALUES ({values})"  # noqa: S608
-    return (
-        (f"WITH {gate} AS ({claim}) " if claim else "")
-        + f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {source} "
+    insert = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {source} "
         f"RETURNING {', '.join(quote(column) for column in returned)}"
     )
+    ctes = [f"{gate} AS ({claim})"] if claim else []
+    if not along:
+        return (f"WITH {ctes[0]} " if ctes else "") + insert
+    ctes.append(f"inserted AS ({insert})")
+    # ``along`` is a compiled query of our own code (engine.effects.prepared); values are
+    # parameters.
+    return f"WITH {', '.join(ctes)} SELECT * FROM inserted LEFT JOIN ({along}) AS along ON true"  # noqa: S608
 
 
 def update_fields(
@@ -424,6 +448,18 @@ class Claim:
 
     def __call__(self) -> bool:
         return self.run()
+
+    def requiring(self, sql: str, params: list[Any]) -> Claim:
+        """This claim, taking its work only while ``sql`` (a SELECT) also yields a row — in
+        its UPDATE's own WHERE, so when it does not, nothing is marked done (a data-modifying
+        ``WITH`` runs whether or not its INSERT then inserts). PostgreSQL only: ``run`` (the
+        claim as a statement of its own, for other databases) is left as it is."""
+        statement, values = self.statement
+        head, returning = statement.rsplit(" RETURNING ", 1)
+        return Claim(
+            statement=(f"{head} AND EXISTS ({sql}) RETURNING {returning}", [*values, *params]),
+            run=self.run,
+        )
 
 
 @cache

@@ -13,12 +13,13 @@ from django.utils.dateparse import parse_datetime
 
 from crm.models import Message
 from engine.effects.contacts import contact_adapter
-from engine.effects.prepared import first_row
+from engine.effects.prepared import Along, first_row
 from engine.effects.zones import tenant_zone_name
 from engine.models import WebhookDelivery
 from engine.runtime.enrollment import EnrollmentRefused, contact_recheck, enrollment_create
 from engine.triggers.matching import (
     HOT_WORKFLOW_FIELDS,
+    Listener,
     candidates,
     filters_pass,
     listener_from,
@@ -97,11 +98,14 @@ def workflow_enroll(
     run_first: bool = False,
     workflow: Workflow | None = None,
     claim: Callable[[], bool] | None = None,
+    contact_id: Any = None,
+    contact_along: Along | None = None,
 ) -> int | None:
     """Enroll ``contact``; None when refused (paused since, other tenant) or already enrolled.
 
     ``run_first``: run the first steps in this task (see ``enrollment_create``); ``workflow``:
-    the row with its published version when the caller has just loaded it; ``claim``: see
+    the row with its published version when the caller has just loaded it; ``claim``,
+    ``contact_id`` and ``contact_along`` (the contact read by the INSERT): see
     ``enrollment_create``."""
     if workflow is None:
         workflow = Workflow.objects.select_related("published_version").filter(pk=workflow_id)
@@ -110,8 +114,9 @@ def workflow_enroll(
         return None
     try:
         enrollment = enrollment_create(
-            workflow=workflow, contact=contact, trigger=trigger, run_first=run_first, claim=claim
-        )
+            workflow=workflow, contact=contact, trigger=trigger, run_first=run_first, claim=claim,
+            contact_id=contact_id, contact_along=contact_along,
+        )  # fmt: skip
     except EnrollmentRefused as exc:
         logger.info("trigger for workflow %s not enrolled: %s", workflow_id, exc)
         return None
@@ -139,15 +144,18 @@ def contact_enroll(
     is still active on that published version (``webhooks.delivery_claim``). Anything else —
     paused or republished since, filtered out, enrolled already — is decided again from the
     row itself, as without ``seen``: one round trip fewer on the common path, none of the
-    decisions taken on a stale view.
+    decisions taken on a stale view. Unless the workflow's filters read the contact, the
+    contact itself is read by the enrollment's INSERT too (``load_along``): one more fewer.
     """
-    contact = _load_contact(contact_id)
-    if contact is None:
-        return _settled(delivery, WebhookDelivery.Outcome.GONE)
+    contact = None
     if seen and delivery is not None:
-        enrollment_id = _enroll_as_seen(workflow_id, seen, contact, trigger, delivery)
+        enrollment_id, contact = _enroll_as_seen(workflow_id, seen, contact_id, trigger, delivery)
         if enrollment_id is not None:
             return enrollment_id
+    if contact is None:  # not loaded yet (or gone): the slower path loads it
+        contact = _load_contact(contact_id)
+    if contact is None:
+        return _settled(delivery, WebhookDelivery.Outcome.GONE)
     # The row alone (compiled once per process); its version's definition and its tenant's
     # zone come from per-process caches (the flow cache, engine.effects.zones).
     workflow = first_row(
@@ -169,18 +177,32 @@ def contact_enroll(
 
 
 def _enroll_as_seen(
-    workflow_id: int, seen: dict[str, Any], contact: Any, trigger: dict[str, Any], delivery: int
-) -> int | None:
-    """The enrollment made on the workflow as the request saw it; None when that view no
-    longer holds or the filters do not pass (the caller decides again from the row)."""
+    workflow_id: int, seen: dict[str, Any], contact_id: Any, trigger: dict[str, Any], delivery: int
+) -> tuple[int | None, Any]:
+    """``(enrollment id, contact)``: the enrollment made on the workflow as the request saw
+    it, and the contact when this loaded it (for the caller to reuse). The id is None when
+    that view no longer holds, the contact is gone or the filters do not pass: the caller
+    decides again from the rows."""
     workflow = _workflow_seen(workflow_id, seen)
     try:
-        passing = _passing(workflow, contact, trigger)
+        listener = _listener(workflow)
     except ObjectDoesNotExist:  # the version (and so the workflow) was deleted since
-        return None
+        return None, None
+    adapter = contact_adapter()
+    load_along = getattr(adapter, "load_along", None)  # a host adapter may not have it
+    along = None
+    if load_along is not None and not (listener is not None and listener.needs_contact):
+        along = load_along(contact_id)
+    contact = None if along is not None else _load_contact(contact_id)
+    if along is None and contact is None:
+        return None, None
+    passing = _passing_for(listener, contact, trigger)
     if passing is None:
-        return None
-    return _enroll_first(workflow, contact, passing, delivery, still=True)
+        return None, contact
+    enrollment_id = _enroll_first(
+        workflow, contact, passing, delivery, still=True, contact_id=contact_id, along=along
+    )
+    return enrollment_id, contact
 
 
 def _workflow_seen(workflow_id: int, seen: dict[str, Any]) -> Workflow:
@@ -198,8 +220,20 @@ def _workflow_seen(workflow_id: int, seen: dict[str, Any]) -> Workflow:
 def _passing(workflow: Workflow, contact: Any, trigger: dict[str, Any]) -> dict[str, Any] | None:
     """``trigger`` as the workflow sees it (hour / weekday in its zone) when its filters pass
     for the contact; None when they do not. ``trigger`` itself is not changed."""
+    return _passing_for(_listener(workflow), contact, trigger)
+
+
+def _listener(workflow: Workflow) -> Listener | None:
+    """The workflow's trigger as the dispatcher matches it (cached per version and zone)."""
     zone = tenant_zone_name(workflow.tenant_id)
-    listener = listener_from(workflow.pk, live_definition(workflow), zone)
+    return listener_from(workflow.pk, live_definition(workflow), zone)
+
+
+def _passing_for(
+    listener: Listener | None, contact: Any, trigger: dict[str, Any]
+) -> dict[str, Any] | None:
+    """:func:`_passing` for a known listener; ``contact`` may be None when it does not read
+    the contact (``needs_contact`` false)."""
     if listener is None:
         return trigger
     passing = trigger_context(listener, trigger, occurred_at(trigger))
@@ -214,10 +248,13 @@ def _enroll_first(
     delivery: int | None,
     *,
     still: bool = False,
+    contact_id: Any = None,
+    along: Along | None = None,
 ) -> int | None:
     """Enroll with the first steps run in this task (one task per enrollment here: no second
     hop), claiming the delivery in the enrollment's INSERT. ``still``: ``workflow`` is the
-    request's view of it (``_workflow_seen``): the claim holds only while the row agrees."""
+    request's view of it (``_workflow_seen``): the claim holds only while the row agrees.
+    ``along``: the contact (``contact_id``, ``contact`` None) is read by that INSERT too."""
     claim = None
     if delivery is not None:
         version = (workflow.pk, workflow.published_version_id) if still else None
@@ -229,6 +266,8 @@ def _enroll_first(
         run_first=True,
         workflow=workflow,
         claim=claim,
+        contact_id=contact_id if along is not None else None,
+        contact_along=along,
     )
 
 
