@@ -145,7 +145,8 @@ def contact_enroll(
     paused or republished since, filtered out, enrolled already — is decided again from the
     row itself, as without ``seen``: one round trip fewer on the common path, none of the
     decisions taken on a stale view. Unless the workflow's filters read the contact, the
-    contact itself is read by the enrollment's INSERT too (``load_along``): one more fewer.
+    contact itself is read by the enrollment's INSERT too (``load_along``): a second round
+    trip saved.
     """
     contact = None
     if seen and delivery is not None:
