@@ -38,12 +38,7 @@ class CrmContactAdapter:
         model = contact_model()
         if connection.vendor != "postgresql":
             return model.objects.filter(pk=contact_id).get()
-        found = first_row(
-            key=("contact with tags", model._meta.label),
-            build=lambda pk: _with_tags(model, pk),
-            probes=[PROBE_ID],
-            values=[contact_id],
-        )
+        found = first_row(**_load_query(model, contact_id))
         if found is None:
             raise model.DoesNotExist(f"no {model._meta.label} with id {contact_id}")
         return found
@@ -52,13 +47,7 @@ class CrmContactAdapter:
         """:meth:`load`'s query to run inside another statement (``prepared.Along``), so the
         contact comes back with an enrollment's INSERT; None where it cannot (not PostgreSQL).
         A host adapter without this method is loaded by :meth:`load` as before."""
-        model = contact_model()
-        return Along.of(
-            key=("contact with tags", model._meta.label),
-            build=lambda pk: _with_tags(model, pk),
-            probes=[PROBE_ID],
-            values=[contact_id],
-        )
+        return Along.of(**_load_query(contact_model(), contact_id))
 
     def snapshot(self, contact) -> dict[str, Any]:
         return {
@@ -83,6 +72,16 @@ class CrmContactAdapter:
 
 
 PROBE_ID = -918_273_645  # where the contact's id goes in the compiled query
+
+
+def _load_query(model, contact_id: Any) -> dict[str, Any]:
+    """``first_row`` / ``Along.of`` arguments of the contact's load (one compiled query)."""
+    return {
+        "key": ("contact with tags", model._meta.label),
+        "build": lambda pk: _with_tags(model, pk),
+        "probes": [PROBE_ID],
+        "values": [contact_id],
+    }
 
 
 def _with_tags(model, contact_id: Any):

@@ -60,10 +60,16 @@ def first_row(
     with connection.cursor() as cursor:
         cursor.execute(sql, list(values))
         row = cursor.fetchone()
-        reader = _READERS.get(key)
-        if reader is None:
-            reader = _READERS[key] = _Reader.learn(model, cursor.description)
+        reader = _reader(key, model, cursor.description)
     return None if row is None else reader.instance(row)
+
+
+def _reader(key: Hashable, model: type[Model], description: Sequence[Any]) -> _Reader:
+    """The query ``key``'s row reader, learnt from its first result's ``description``."""
+    reader = _READERS.get(key)
+    if reader is None:
+        reader = _READERS[key] = _Reader.learn(model, description)
+    return reader
 
 
 _READERS: dict[Hashable, _Reader] = {}
@@ -159,8 +165,5 @@ class Along:
         if all(value is None for value in row):
             self.row = None
             return None
-        reader = _READERS.get(self.key)
-        if reader is None:
-            reader = _READERS[self.key] = _Reader.learn(self.model, description)
-        self.row = reader.instance(row)
+        self.row = _reader(self.key, self.model, description).instance(row)
         return self.row
