@@ -25,6 +25,7 @@ from crm.phones import PhoneNumberInvalid, tenant_e164
 from engine.effects.contacts import contact_model
 from engine.effects.contract import StepContext, StepFailed
 from engine.effects.idempotency import step_once
+from engine.effects.prepared import Beside
 from engine.effects.record_registry import (
     RecordRefused,
     clean_field_value,
@@ -170,7 +171,16 @@ def link_tags_named(
 def links_named_statement(count: int) -> str:
     """The statement of :func:`link_tags_named` for ``count`` distinct names (parameters:
     tenant id, the names, contact id, link time), built once per process and count from the
-    models' metadata.
+    models' metadata (:func:`links_named_parts`)."""
+    ctes, select = links_named_parts(count)
+    return f"WITH {', '.join(ctes)} {select}"
+
+
+@cache
+def links_named_parts(count: int) -> tuple[tuple[str, ...], str]:
+    """``(ctes, select)`` of :func:`links_named_statement`: its ``found`` and ``linked``
+    clauses, which may also ride in another statement's ``WITH`` (``prepared.Beside``), and
+    the SELECT of ``(name, tag id, new link id or None)`` over them.
 
     The names are a ``VALUES`` list of ``count`` rows, not one array parameter: with
     ``unnest(array)`` PostgreSQL cannot know the row count, prices its generic plan higher
@@ -188,17 +198,22 @@ def links_named_statement(count: int) -> str:
     # Identifiers come from the models' metadata, values are parameters.
     # Each name's tag by a scalar subquery: the unique (tenant, name) index with both keys,
     # whatever the planner knows (with ``name = ANY(…)`` it read the tenant's every tag).
-    return (
-        f"WITH found AS (SELECT wanted.name, (SELECT {tag_id} "  # noqa: S608
+    found = (
+        f"found AS (SELECT wanted.name, (SELECT {tag_id} "  # noqa: S608
         f"FROM {quote(tags.db_table)} WHERE {quote(tags.get_field('tenant').column)} = %s "
         f"AND {name} = wanted.name) AS id "
-        f"FROM (VALUES {', '.join(['(%s::text)'] * count)}) AS wanted(name)), "
-        f"linked AS (INSERT INTO {quote(links.db_table)} ({columns}) "
+        f"FROM (VALUES {', '.join(['(%s::text)'] * count)}) AS wanted(name))"
+    )
+    linked = (
+        f"linked AS (INSERT INTO {quote(links.db_table)} ({columns}) "  # noqa: S608
         f"SELECT %s, found.id, %s FROM found WHERE found.id IS NOT NULL ON CONFLICT DO NOTHING "
-        f"RETURNING {link_id} AS id, {link_tag} AS tag) "
+        f"RETURNING {link_id} AS id, {link_tag} AS tag)"
+    )
+    select = (
         "SELECT found.name, found.id, linked.id FROM found "
         "LEFT JOIN linked ON linked.tag = found.id WHERE found.id IS NOT NULL"
     )
+    return (found, linked), select
 
 
 def _announce_link(link_id: int, contact_id: Any, tag: Tag, now: datetime) -> None:
@@ -256,12 +271,14 @@ class LiveCrm:
     """CRM writes of live steps, once per step execution.
 
     ``defer_links`` (set by the executor for one step transaction, PostgreSQL only): an
-    ``add_tag`` records its link and returns its output at once; :meth:`flush_links` writes
-    every recorded link in one statement and settles each output's ``added``. The executor
-    flushes before any step that could read a deferred output or the contact's tags from the
-    database, and before it logs the transaction's steps, so a run of N tag steps costs one
-    statement instead of N and nothing else changes: the links, their ``tag_added``
-    announcements (in the steps' order) and the logs are as if each step had written its own.
+    ``add_tag`` records its link and returns its output at once, ``added`` predicted from the
+    contact's snapshot; :meth:`flush_links` writes every recorded link in one statement and
+    settles each output's ``added``. The executor flushes before any step that could read a
+    deferred output or the contact's tags from the database; the links still deferred when
+    the transaction ends ride in its closing UPDATE (:meth:`folded_links`), and an output the
+    database contradicts is written again. So a run of N tag steps costs no statement of its
+    own, and nothing else changes: the links, their ``tag_added`` announcements (in the
+    steps' order) and the logs are as if each step had written its own.
     """
 
     tenant_id: int
@@ -284,9 +301,12 @@ class LiveCrm:
 
         def action() -> dict[str, Any]:
             if self.defer_links:
-                # Settled by flush_links before anything reads it; the contact's snapshot
-                # takes the tag either way (contact_carry), as the database will have it.
-                output = {"tag": tag, "added": True}
+                # Predicted from the contact's snapshot (fresh in this task: read with the
+                # enrollment or carried from the steps before) and settled against the
+                # database by flush_links or folded_links before anything else reads it;
+                # the snapshot takes the tag either way (contact_carry), as the database will.
+                had = tag in ((ctx.data.get("contact") or {}).get("tags") or ())
+                output = {"tag": tag, "added": not had}
                 self._pending.append((tag, output))
                 return output
             return {"tag": tag, "added": self._link(ctx.contact_id, tag)}
@@ -311,18 +331,60 @@ class LiveCrm:
             output["added"] = self._link(contact_id, tag)
         elif pending:
             found = link_tags_named(self.tenant_id, contact_id, [tag for tag, _ in pending])
-            now = timezone.now()
-            for tag, output in pending:
-                if tag not in found:  # a new tag (created once; a repeat finds it linked)
-                    output["added"] = self._link(contact_id, tag)
-                    continue
+            self._settle(contact_id, pending, found, timezone.now())
+        return len(pending)
+
+    def folded_links(
+        self, contact_id: Any
+    ) -> tuple[Beside, Callable[[list[tuple]], list[dict[str, Any]]]] | None:
+        """The deferred links as writes for the step transaction's closing UPDATE to carry
+        (``rows.update_beside``: one round trip for both), or None when none are deferred.
+
+        Returns ``(beside, settle)``: call ``settle`` with the statement's rows. It settles
+        each output's ``added`` (the prediction ``add_tag`` made from the snapshot, already
+        written in the step logs and the context), links any tag the tenant did not have yet
+        (created here), announces the new links in the steps' order, and returns the outputs
+        whose ``added`` the database contradicted — for the caller to write again (rare: a
+        tag added or removed by someone else since the snapshot was read).
+        """
+        pending, self._pending = self._pending, []
+        if not pending:
+            return None
+        names = list(dict.fromkeys(tag for tag, _ in pending))
+        now = timezone.now()
+        ctes, select = links_named_parts(len(names))
+        beside = Beside(ctes, [self.tenant_id, *names, contact_id, now], select)
+
+        def settle(rows: list[tuple]) -> list[dict[str, Any]]:
+            found = {name: (tag_id, link_id) for name, tag_id, link_id in rows}
+            return self._settle(contact_id, pending, found, now)
+
+        return beside, settle
+
+    def _settle(
+        self,
+        contact_id: Any,
+        pending: list[tuple[str, dict[str, Any]]],
+        found: dict[str, tuple[int, int | None]],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        """Settle ``pending`` outputs from ``found`` (name → (tag id, new link id or None));
+        returns the outputs whose ``added`` changed."""
+        changed = []
+        for tag, output in pending:
+            if tag not in found:  # a new tag (created once; a repeat finds it linked)
+                added = self._link(contact_id, tag)
+            else:
                 tag_id, link_id = found[tag]
-                output["added"] = link_id is not None
-                if link_id is not None:
+                added = link_id is not None
+                if added:
                     found[tag] = (tag_id, None)  # the same tag again in this run: had it
                     row = Tag(pk=tag_id, tenant_id=self.tenant_id, name=tag)
                     _announce_link(link_id, contact_id, row, now)
-        return len(pending)
+            if output["added"] != added:
+                output["added"] = added
+                changed.append(output)
+        return changed
 
     def remove_tag(self, *, ctx: StepContext, step_id: str, tag: str) -> dict[str, Any]:
         """Untag the enrolled contact; ``removed`` is False if it did not have the tag."""

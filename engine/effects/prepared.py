@@ -26,6 +26,21 @@ logger = logging.getLogger(__name__)
 _SQL: dict[Hashable, tuple[str, type[Model]] | None] = {}
 
 
+@dataclass(frozen=True)
+class Beside:
+    """Writes to other tables that ride in an UPDATE's statement (PostgreSQL's ``WITH``,
+    ``engine.runtime.rows.update_beside``): one round trip for both.
+
+    ``ctes``: ``name AS (…)`` clauses (a data-modifying one runs whether or not anything
+    reads it); ``params``: their values in order; ``select``: the statement's final SELECT
+    over them, whose rows the caller gets back. Text from our own code, never from input.
+    """
+
+    ctes: tuple[str, ...]
+    params: list[Any]
+    select: str
+
+
 def compiled_sql(
     key: Hashable, build: Callable[..., QuerySet], probes: Sequence[Any]
 ) -> tuple[str, type[Model]] | None:

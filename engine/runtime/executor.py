@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from engine.effects.contacts import load_snapshot
+from engine.effects.crm_ops import LiveCrm
 from engine.effects.durability import (
     has_reached_outside,
     relax_commit_if_local,
@@ -45,7 +46,7 @@ from engine.runtime.machine import (
     go_to,
     goal_timed_out,
 )
-from engine.runtime.rows import update_fields
+from engine.runtime.rows import update_beside, update_fields
 from engine.runtime.tenancy import cross_tenant_problem
 from workflows.models import Enrollment, ScheduledAction, StepLog
 
@@ -314,7 +315,7 @@ def _drive(
         if interrupted is not None:
             logs, directive = interrupted
             entries.extend(logs)
-            persist(enrollment, run, flow, entries, directive, now)
+            persist(enrollment, run, flow, entries, directive, now, links=links)
             return Outcome("interrupted")
         step_started = timezone.now()
         entry, directive = execute(
@@ -341,21 +342,21 @@ def _drive(
         ):
             break
         step_id, attempt = directive.step_id, 1
-    if links is not None:
-        links.flush_links(enrollment.contact_id)  # before the logs: their outputs settle here
     # A step that must happen now goes on in this task (a new transaction) while the budget
     # lasts: no broker round trip; past it, the broker's queue takes it (fair to the others).
     go_on = directive.kind == "run" and budget.left
-    persist(enrollment, run, flow, entries, directive, now, dispatch=not go_on)
+    # The links still deferred ride in persist's statement (LiveCrm.folded_links).
+    persist(enrollment, run, flow, entries, directive, now, dispatch=not go_on, links=links)
     if not go_on:
         return Outcome(entry.status)
     snapshot = None if stale else data["contact"]
     return Outcome(entry.status, Next(directive.step_id, run.step_count, snapshot))
 
 
-def _deferring_links(services: LiveServices, flow: Flow) -> Any:
+def _deferring_links(services: LiveServices, flow: Flow) -> LiveCrm | None:
     """The step transaction's CRM writer with ``add_tag`` links deferred (``LiveCrm.
-    flush_links``: one statement for a run of tag steps), or None where that cannot help: off
+    flush_links``: one statement for a run of tag steps; ``folded_links``: none of their own
+    at the end of the transaction), or None where that cannot help: off
     PostgreSQL, and in a workflow with exit conditions or goals (they are checked between
     steps and could read a deferred step's output)."""
     if connection.vendor != "postgresql" or flow.goal_ids or flow.settings.get("exit_conditions"):
@@ -419,11 +420,13 @@ def persist(
     *,
     dispatch: bool = True,
     interrupted: str | None = None,
+    links: LiveCrm | None = None,
 ) -> None:
     """One UPDATE of the enrollment with its step logs' INSERT (one statement on PostgreSQL,
     ``rows.update_fields(…, inserting=…)``), then the directive
     (``dispatch=False``: the caller runs the next step itself; ``interrupted``: why a wait is
-    being left early, see ``ended_wait``)."""
+    being left early, see ``ended_wait``; ``links``: the transaction's CRM writer, whose
+    deferred tag links the same statement writes, ``rows.update_beside``)."""
     was_waiting = enrollment.status == state.S.WAITING
     if was_waiting:
         close_waiting_logs(enrollment, logs, now, interrupted=interrupted)
@@ -441,12 +444,38 @@ def persist(
         if was_waiting:
             # Only a waiting enrollment has scheduled work (a running one marked it done).
             cancel_pending(enrollment.pk)
-    # save(update_fields=…) with the step logs' INSERT in the same statement.
-    update_fields(
-        enrollment, (*fields, "updated_at"), inserting=(StepLog, log_rows(enrollment, logs))
-    )
+    # save(update_fields=…) with the step logs' INSERT (and the deferred tag links) in the
+    # same statement.
+    names, inserting = (*fields, "updated_at"), (StepLog, log_rows(enrollment, logs))
+    folded = links.folded_links(enrollment.contact_id) if links is not None else None
+    if folded is None:
+        update_fields(enrollment, names, inserting=inserting)
+    else:
+        beside, settle = folded
+        contradicted = settle(update_beside(enrollment, names, beside, inserting=inserting))
+        if contradicted:
+            rewrite_outputs(enrollment, logs, contradicted)
     if dispatch or directive.kind != "run":
         apply_directive(enrollment, run, directive)
+
+
+def rewrite_outputs(enrollment: Enrollment, logs: list[LogEntry], outputs: list[Any]) -> int:
+    """Write again the ``outputs`` (the very objects the step logs and the context hold) that
+    changed after ``persist`` wrote them: the context once, and each step log that carries one
+    (found by its enrollment, step, visit, attempt and start). Returns the logs rewritten."""
+    update_fields(enrollment, ("context",))
+    changed = {id(output) for output in outputs}
+    rewritten = 0
+    for entry in logs:
+        if id(entry.output) in changed and entry.parsed_output is None:
+            rewritten += StepLog.objects.filter(
+                enrollment_id=enrollment.pk,
+                step_id=entry.step_id,
+                visit=entry.visit,
+                attempt=entry.attempt,
+                started_at=entry.started_at,
+            ).update(parsed_output=_jsonable(entry.output))
+    return rewritten
 
 
 def close_waiting_logs(

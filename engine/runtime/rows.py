@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
-from engine.effects.prepared import Along
+from engine.effects.prepared import Along, Beside
 
 
 def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> int:
@@ -305,23 +305,57 @@ def update_fields(
     """
     sql, params = update_statement(instance, names, only_if=only_if)
     db = connections[DEFAULT_DB_ALIAS]
-    if inserting is not None and inserting[1]:
-        model, rows = inserting
-        if db.vendor == "postgresql":
-            document = _json_rows(model, rows, db)
-            if document is not None:
-                insert, insert_params = _recordset_insert(model), [document]
-            else:
-                values = _row_params(model, rows, db)
-                insert = _statement(model, db.vendor, len(values))
-                insert_params = [value for row in values for value in row]
-            sql = f"WITH inserted AS ({insert}) {sql}"
-            params = insert_params + params
-        else:
-            insert_rows(model, rows)
+    ctes, cte_params = _inserting_ctes(inserting, db)
+    if ctes:
+        sql = f"WITH {', '.join(ctes)} {sql}"
+        params = cte_params + params
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def update_beside(
+    instance: models.Model,
+    names: tuple[str, ...] | list[str],
+    beside: Beside,
+    *,
+    inserting: tuple[type[models.Model], list[dict[str, Any]]] | None = None,
+) -> list[tuple]:
+    """:func:`update_fields` (with its ``inserting``) and ``beside``'s writes in one
+    statement, one round trip; returns the rows of ``beside.select`` (the UPDATE's own count
+    is not read). PostgreSQL only: ValueError elsewhere (no data-modifying ``WITH``)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        raise ValueError("update_beside needs PostgreSQL")
+    sql, params = update_statement(instance, names)
+    ctes, cte_params = _inserting_ctes(inserting, db)
+    clauses = [*beside.ctes, *ctes, f"updated AS ({sql})"]
+    # Every clause is text from our own code; values are parameters.
+    statement = f"WITH {', '.join(clauses)} {beside.select}"
+    with db.cursor() as cursor:
+        cursor.execute(statement, [*beside.params, *cte_params, *params])
+        return cursor.fetchall()
+
+
+def _inserting_ctes(
+    inserting: tuple[type[models.Model], list[dict[str, Any]]] | None, db: Any
+) -> tuple[list[str], list[Any]]:
+    """``(["inserted AS (INSERT …)"], params)`` for an UPDATE's ``inserting`` rows on
+    PostgreSQL (the rows as one JSON parameter, :func:`_json_rows`; bound value by value when
+    one cannot be JSON); elsewhere the rows are inserted now by :func:`insert_rows` and
+    nothing is returned to add."""
+    if inserting is None or not inserting[1]:
+        return [], []
+    model, rows = inserting
+    if db.vendor != "postgresql":
+        insert_rows(model, rows)
+        return [], []
+    document = _json_rows(model, rows, db)
+    if document is not None:
+        return [f"inserted AS ({_recordset_insert(model)})"], [document]
+    values = _row_params(model, rows, db)
+    insert = _statement(model, db.vendor, len(values))
+    return [f"inserted AS ({insert})"], [value for row in values for value in row]
 
 
 class _NotJson(Exception):
