@@ -367,14 +367,21 @@ def _deferring_links(services: LiveServices, flow: Flow) -> LiveCrm | None:
 
 
 def _defers_link(flow: Flow, step_id: str) -> bool:
-    """May ``step_id`` run with links still deferred? Only an ``add_tag`` whose tag is plain
-    text: it reads nothing a deferred step wrote (no template), and writes only a link.
-    Anything else first has the deferred links written and their outputs settled."""
+    """May ``step_id`` run with links still deferred? Only a step whose only text is plain (no
+    template, so it reads nothing a deferred step wrote) and that writes nothing but a link:
+    an ``add_tag`` (it records its link), or an ``exit`` (it only ends the run; its reason
+    defaults to ``exit``). Anything else first has the deferred links written and their
+    outputs settled."""
     step = flow.step(step_id)
-    if step.get("type") != "add_tag":
+    config = step.get("config") or {}
+    kind = step.get("type")
+    if kind == "add_tag":
+        text = config.get("tag")
+    elif kind == "exit":
+        text = config.get("reason") or "exit"
+    else:
         return False
-    tag = (step.get("config") or {}).get("tag")
-    return isinstance(tag, str) and "{" not in tag
+    return isinstance(text, str) and "{" not in text
 
 
 def _stamp_real_start(entry: LogEntry, now: datetime, started: datetime) -> None:

@@ -26,9 +26,10 @@ def add_tag(step_id: str, tag: str) -> dict:
     return {"id": step_id, "type": "add_tag", "config": {"tag": tag}}
 
 
-def run(tenant, inline_queue, steps: list[dict], contact, **settings):
-    """Enroll ``contact`` and run its first task; returns (captured statements, the tag
-    links announced as created, each step's logged output by step id)."""
+def run(tenant, inline_queue, steps: list[dict], contact, *, ending="completed", **settings):
+    """Enroll ``contact`` and run its first task, which ends the enrollment ``ending``;
+    returns (captured statements, the tag links announced as created, each step's logged
+    output by step id)."""
     workflow = make_published(tenant, {"name": "Tags", "settings": settings, "steps": steps})
     enrollment = enrollment_create(workflow=workflow, contact=contact)
     enrollment_id, step_id, seq = first_task(inline_queue)
@@ -36,7 +37,7 @@ def run(tenant, inline_queue, steps: list[dict], contact, **settings):
         executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
         inline_queue.run_on_commit()
     enrollment.refresh_from_db()
-    assert enrollment.status == "completed", enrollment.error
+    assert enrollment.status == ending, enrollment.error
     logs = StepLog.objects.filter(enrollment=enrollment).order_by("started_at", "id")
     outputs = {log.step_id: log.parsed_output for log in logs}
     return captured, [link.tag.name for link in saved], outputs

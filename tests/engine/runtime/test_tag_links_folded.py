@@ -10,15 +10,13 @@ logs written again: what a reader sees is what the database did (PostgreSQL only
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from crm.models import ContactTag, Tag
 from engine.effects.contacts import load_snapshot
 from engine.runtime import executor
-from engine.runtime.enrollment import enrollment_create
-from tests.cast import make_contact, make_published, make_tenant
-from tests.engine.runtime.test_chaining import first_task, listening_to_post_save, tag_names
+from tests.cast import make_contact, make_tenant
+from tests.engine.runtime.test_chaining import tag_names
+from tests.engine.runtime.test_tag_links_batched import add_tag, run
 from workflows.models import Enrollment, StepLog
 
 pytestmark = pytest.mark.django_db
@@ -28,25 +26,11 @@ ADVANCE = f'UPDATE "{Enrollment._meta.db_table}"'
 LOG_FIX = f'UPDATE "{StepLog._meta.db_table}"'
 
 
-def add_tag(step_id: str, tag: str) -> dict:
-    return {"id": step_id, "type": "add_tag", "config": {"tag": tag}}
-
-
-def run_first_task(tenant, inline_queue, steps: list[dict], contact):
-    """Enroll ``contact`` and run its first task; returns (the enrollment, the statements,
-    the tag links announced as created, each step's logged output by step id)."""
-    workflow = make_published(tenant, {"name": "Tags", "steps": steps})
-    enrollment = enrollment_create(workflow=workflow, contact=contact)
-    enrollment_id, step_id, seq = first_task(inline_queue)
-    with CaptureQueriesContext(connection) as captured, listening_to_post_save(ContactTag) as saved:
-        executor.step_run(enrollment_id=enrollment_id, step_id=step_id, seq=seq)
-        inline_queue.run_on_commit()
-    enrollment.refresh_from_db()
-    assert enrollment.status == "completed", enrollment.error
-    logs = StepLog.objects.filter(enrollment=enrollment)
-    outputs = {log.step_id: log.parsed_output for log in logs}
-    statements = [q["sql"] for q in captured.captured_queries]
-    return enrollment, statements, [link.tag.name for link in saved], outputs
+def run_first_task(tenant, inline_queue, steps: list[dict], contact, ending="completed"):
+    """``test_tag_links_batched.run``, with the enrollment and the statements' texts."""
+    captured, announced, outputs = run(tenant, inline_queue, steps, contact, ending=ending)
+    enrollment = Enrollment.objects.get(contact=contact)
+    return enrollment, [q["sql"] for q in captured.captured_queries], announced, outputs
 
 
 @pytest.fixture
@@ -119,3 +103,28 @@ def test_a_tag_the_tenant_lacks_is_created_after_the_statement_and_linked_once(
     assert announced == ["brand-new"]
     assert Tag.objects.filter(tenant=tenant, name="brand-new").count() == 1
     assert tag_names(contact) == ["brand-new"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "own_statement"), [("done", False), (None, False), ("was-{{ steps.a.added }}", True)]
+)
+def test_an_exit_after_the_tags_leaves_them_to_the_closing_statement_unless_it_reads_them(
+    require_postgres, tenant, inline_queue, reason, own_statement
+):
+    Tag.objects.create(tenant=tenant, name="gold")
+    contact = make_contact(tenant, tags=["vip"])
+    leave = {"id": "bye", "type": "exit", "config": {"reason": reason} if reason else {}}
+    steps = [add_tag("a", "vip"), add_tag("b", "gold"), leave]
+
+    enrollment, statements, announced, outputs = run_first_task(
+        tenant, inline_queue, steps, contact, ending="exited"
+    )
+
+    linking = [sql for sql in statements if LINKS in sql]
+    assert len(linking) == 1
+    assert (ADVANCE not in linking[0]) is own_statement
+    assert (outputs["a"]["added"], outputs["b"]["added"]) == (False, True)
+    expected = "was-False" if own_statement else (reason or "exit")
+    assert outputs["bye"]["reason"] == expected  # a template reads the settled output
+    assert enrollment.exit_reason == expected
+    assert announced == ["gold"]
