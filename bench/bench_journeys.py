@@ -314,8 +314,11 @@ def cpu_seconds(web_pid: int, worker_pid: int) -> dict[str, float]:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        # utime, stime, cutime, cstime: fields 14-17 of proc(5), 12-15 after the name.
-        used = sum(int(v) for v in fields[11:13]) / _TICK
+        # utime, stime, cutime, cstime: fields 14-17 of proc(5), 12-15 after the name. The
+        # children's part keeps a group's total from falling when one of its processes exits
+        # (a PostgreSQL backend whose connection reached CONN_MAX_AGE, reaped by the
+        # postmaster): a live child counts itself, a reaped one counts in its parent.
+        used = sum(int(v) for v in fields[11:15]) / _TICK
         procs[int(entry)] = (int(fields[1]), name, used)
 
     def under(pid: int, root: int) -> bool:
