@@ -264,6 +264,7 @@ def cmd_studio(port: int) -> None:
     ensure_environment()
     ensure_local_settings()
     env = studio_env()
+    manage("prepare_database", env=env)  # PostgreSQL: created when missing; a clear error else
     manage("migrate", "--no-input", "-v", "0", env=env)
     manage("seed_demo", env=env)
     supervise(studio_children(port), env, port)
