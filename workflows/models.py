@@ -214,16 +214,21 @@ class Enrollment(TenantLinkedModel):
                 condition=Q(status__in=["active", "waiting"]),
                 name="enrollment_one_live_per_contact",
             ),
+            # Each of a contact's enrollments in a workflow has its own number. Two that race
+            # (the second's INSERT waits for the first's live row, then goes on with the next
+            # number it computed before the first committed) would share one; the loser is
+            # refused here and enrollment_create tries again (migration 0013 renumbered the
+            # pairs made before). Also the one index of the contact's next ``sequence`` in a
+            # workflow (MAX over contact and workflow, enrollment.py): with only (contact,
+            # status) the planner, without statistics, AND-ed it with (workflow, status) and
+            # read every enrollment of the workflow for each new one (bench/README.md, "Hot
+            # queries").
+            models.UniqueConstraint(
+                fields=["contact", "workflow", "sequence"], name="enrollment_sequence_unique"
+            ),
         ]
         indexes = [
             models.Index(fields=["workflow", "status"], name="enrollment_workflow_status"),
-            # Also the one index of the contact's next ``sequence`` in a workflow (MAX over
-            # contact and workflow, enrollment.py): with only (contact, status) the planner,
-            # without statistics, AND-ed it with (workflow, status) and read every
-            # enrollment of the workflow for each new one (bench/README.md, "Hot queries").
-            models.Index(
-                fields=["contact", "workflow", "sequence"], name="enrollment_contact_workflow"
-            ),
             models.Index(fields=["tenant", "status"], name="enrollment_tenant_status"),
         ]
 

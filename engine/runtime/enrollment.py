@@ -33,6 +33,11 @@ from workflows.models import Enrollment, Workflow, WorkflowVersion
 logger = logging.getLogger(__name__)
 
 
+# How many times an enrollment counts its number again after losing a race for it.
+SEQUENCE_TRIES = 3
+SEQUENCE_CONSTRAINTS = frozenset({"enrollment_sequence_unique", "enrollment_once_is_first"})
+
+
 class EnrollmentRefused(Exception):
     """The workflow cannot take this contact (not active, not published, other tenant)."""
 
@@ -113,55 +118,73 @@ def enrollment_create(
     run = RunState(status=state.S.ACTIVE, current_step="", context=context, visits={}, step_count=0)
     directive = go_to(run, flow, flow.first_target, now)
     inline = run_first and directive.kind == "run"
-    enrollment = None
-    try:
-        with transaction.atomic():
-            folded = claim if isinstance(claim, Claim) else None
-            if claim is not None and folded is None and not claim():
-                return None  # a second delivery of the same work: the first one enrolled
-            enrollment = Enrollment(
-                tenant_id=workflow.tenant_id,
-                workflow=workflow,
-                version_id=version_id,
-                contact_id=contact_id,
-                status=run.status,
-                current_step=run.current_step,
-                context=run.context,
-                reenrollable=reenrollable,
-                sequence=sequence,
-                completed_at=now if directive.kind == "finish" else None,
-            )
-            # Its statement built once per process; with the claim in it when there is one.
-            if contact is not None:
-                enrollment.contact = contact  # the relation's cache: no query to read it
-            inserted = insert_instance(
-                enrollment, computed=computed, claim=folded, along=contact_along
-            )
-            if inserted is None:
-                return None  # the claim found the work done: the first delivery enrolled
-            if contact_along is not None:
-                contact = contact_along.row
-                if contact is None or contact_adapter().tenant_id(contact) != workflow.tenant_id:
-                    raise _NotThisContact  # rolls the enrollment back; the caller decides
-                enrollment.contact = contact
-            if inline:
-                # The first steps run in this transaction (one commit, no lock to take).
-                go_on = first_steps_run(
-                    enrollment, directive.step_id, contact=contact_adapter().snapshot(contact)
+    # A re-enrollment's number is counted by its INSERT; one racing another's commit can
+    # count the same (enrollment_sequence_unique refuses it) and counts again.
+    for attempt in range(1, SEQUENCE_TRIES + 1):
+        enrollment = None
+        try:
+            with transaction.atomic():
+                folded = claim if isinstance(claim, Claim) else None
+                if claim is not None and folded is None and not claim():
+                    return None  # a second delivery of the same work: the first one enrolled
+                enrollment = Enrollment(
+                    tenant_id=workflow.tenant_id,
+                    workflow=workflow,
+                    version_id=version_id,
+                    contact_id=contact_id,
+                    status=run.status,
+                    current_step=run.current_step,
+                    context=run.context,
+                    reenrollable=reenrollable,
+                    sequence=sequence,
+                    completed_at=now if directive.kind == "finish" else None,
                 )
-            else:
-                apply_directive(enrollment, run, directive)
-    except IntegrityError:
-        if enrollment is not None and enrollment.pk is not None:
-            raise  # a step's write failed, not the enrollment's INSERT
-        return None  # the contact is (or was) in it: the database refused a second row
-    except _NotThisContact:
-        return None
+                # Its statement built once per process; with the claim in it when there is one.
+                if contact is not None:
+                    enrollment.contact = contact  # the relation's cache: no query to read it
+                inserted = insert_instance(
+                    enrollment, computed=computed, claim=folded, along=contact_along
+                )
+                if inserted is None:
+                    return None  # the claim found the work done: the first delivery enrolled
+                if contact_along is not None:
+                    contact = contact_along.row
+                    if (
+                        contact is None
+                        or contact_adapter().tenant_id(contact) != workflow.tenant_id
+                    ):
+                        raise _NotThisContact  # rolls the enrollment back; the caller decides
+                    enrollment.contact = contact
+                if inline:
+                    # The first steps run in this transaction (one commit, no lock to take).
+                    go_on = first_steps_run(
+                        enrollment, directive.step_id, contact=contact_adapter().snapshot(contact)
+                    )
+                else:
+                    apply_directive(enrollment, run, directive)
+        except IntegrityError as exc:
+            if enrollment is not None and enrollment.pk is not None:
+                raise  # a step's write failed, not the enrollment's INSERT
+            if reenrollable and attempt < SEQUENCE_TRIES and _lost_sequence_race(exc):
+                continue  # a re-enrollment committed meanwhile took our number: count again
+            return None  # the contact is (or was) in it: the database refused a second row
+        except _NotThisContact:
+            return None
+        break
     # Its links were checked above: the executor's own check need not query them again.
     mark_consistent(enrollment.pk)
     if inline:
         go_on()
     return enrollment
+
+
+def _lost_sequence_race(exc: IntegrityError) -> bool:
+    """Did the INSERT lose a race for its ``sequence``? True when PostgreSQL refused it by
+    one of the constraints a number counted before another enrollment committed can break
+    (``enrollment_sequence_unique``, or ``enrollment_once_is_first`` for a number 1);
+    False for anything else, and on SQLite, whose one writer at a time cannot race."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) in SEQUENCE_CONSTRAINTS
 
 
 def last_sequence(workflow_id: int, contact_id: Any) -> int:
