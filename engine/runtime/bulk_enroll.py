@@ -3,7 +3,9 @@
 Every contact starts the same way (same version, same first target, same moment), so the
 stepping rules run once and the result is copied into one ``bulk_create`` per chunk. Rows
 that would break the one-enrollment-per-contact constraints are skipped by the database
-(``ignore_conflicts``), which also makes a concurrent trigger for the same contact safe.
+(``ignore_conflicts``), which also makes a concurrent trigger for the same contact safe; in a
+workflow that allows re-enrollment, a contact skipped because a trigger's enrollment took its
+number after the chunk counted it is counted again (``_insert_pass``, up to three passes).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.utils import timezone
 
 from engine.effects.contacts import contact_model
 from engine.runtime import queue, state
-from engine.runtime.enrollment import EnrollmentRefused
+from engine.runtime.enrollment import SEQUENCE_TRIES, EnrollmentRefused
 from engine.runtime.flow import flow_for_version
 from engine.runtime.machine import RunState, go_to
 from workflows.models import Enrollment, ScheduledAction, Workflow, WorkflowVersion
@@ -82,43 +84,17 @@ def _enroll_chunk(
     reenrollable = bool(flow.settings.get("allow_reenrollment"))
     finished = directive.kind == "finish"
     with transaction.atomic():
-        sequences = _next_sequences(workflow, contact_ids)
-        if not reenrollable:
-            # Once per contact across versions; the check constraint would refuse the rest.
-            contact_ids = [c for c in contact_ids if sequences[c] == 1]
-        Enrollment.objects.bulk_create(
-            [
-                Enrollment(
-                    tenant_id=workflow.tenant_id,
-                    workflow_id=workflow.pk,
-                    version_id=version.pk,
-                    contact_id=contact_id,
-                    status=run.status,
-                    current_step=run.current_step,
-                    # One dict for every row: the instances only carry it to the INSERT
-                    # (a deep copy each was a tenth of a 100,000-contact schedule's CPU).
-                    context=run.context,
-                    exit_reason=run.exit_reason,
-                    error=run.error,
-                    reenrollable=reenrollable,
-                    sequence=sequences[contact_id],
-                    completed_at=now if finished else None,
-                )
-                for contact_id in contact_ids
-            ],
-            ignore_conflicts=True,
-        )
-        # ignore_conflicts gives no ids back: read the rows this chunk made (same shape, now).
-        ids = list(
-            Enrollment.objects.filter(
-                workflow_id=workflow.pk,
-                contact_id__in=contact_ids,
-                status=run.status,
-                current_step=run.current_step,
-                step_count=0,
-                enrolled_at__gte=now,
-            ).values_list("id", flat=True)
-        )
+        ids: list[int] = []
+        pending = list(contact_ids)
+        # A contact a trigger re-enrolled between the count and the INSERT (committed with
+        # the same number) is skipped by its conflict and counted again on the next pass; one
+        # with a live enrollment is skipped again (enrollment.SEQUENCE_TRIES passes at most).
+        for _attempt in range(SEQUENCE_TRIES if reenrollable else 1):
+            made = _insert_pass(workflow, version, pending, run, reenrollable, now, finished)
+            ids += made.values()
+            pending = [contact_id for contact_id in pending if contact_id not in made]
+            if not pending:
+                break
         if directive.kind == "schedule":
             ScheduledAction.objects.bulk_create(
                 ScheduledAction(
@@ -135,6 +111,57 @@ def _enroll_chunk(
             args = [ids, directive.step_id, 0]
             transaction.on_commit(lambda: queue.dispatch(RUN_FIRST_STEPS, args))
     return len(ids)
+
+
+def _insert_pass(
+    workflow: Workflow,
+    version: WorkflowVersion,
+    contact_ids: list[Any],
+    run: RunState,
+    reenrollable: bool,
+    now: Any,
+    finished: bool,
+) -> dict[Any, int]:
+    """One ``bulk_create`` of the contacts' enrollments, numbered as counted now; returns
+    contact id → the new enrollment's id for the rows the database took (the others broke a
+    constraint and were skipped)."""
+    sequences = _next_sequences(workflow, contact_ids)
+    if not reenrollable:
+        # Once per contact across versions; the check constraint would refuse the rest.
+        contact_ids = [c for c in contact_ids if sequences[c] == 1]
+    Enrollment.objects.bulk_create(
+        [
+            Enrollment(
+                tenant_id=workflow.tenant_id,
+                workflow_id=workflow.pk,
+                version_id=version.pk,
+                contact_id=contact_id,
+                status=run.status,
+                current_step=run.current_step,
+                # One dict for every row: the instances only carry it to the INSERT
+                # (a deep copy each was a tenth of a 100,000-contact schedule's CPU).
+                context=run.context,
+                exit_reason=run.exit_reason,
+                error=run.error,
+                reenrollable=reenrollable,
+                sequence=sequences[contact_id],
+                completed_at=now if finished else None,
+            )
+            for contact_id in contact_ids
+        ],
+        ignore_conflicts=True,
+    )
+    # ignore_conflicts gives no ids back: read the rows this pass made (same shape, now).
+    return dict(
+        Enrollment.objects.filter(
+            workflow_id=workflow.pk,
+            contact_id__in=contact_ids,
+            status=run.status,
+            current_step=run.current_step,
+            step_count=0,
+            enrolled_at__gte=now,
+        ).values_list("contact_id", "id")
+    )
 
 
 def _next_sequences(workflow: Workflow, contact_ids: list[Any]) -> dict[Any, int]:

@@ -115,3 +115,45 @@ def test_the_migration_renumbers_numbers_shared_before_the_constraint(require_po
 
     numbers = dict(Enrollment.objects.filter(pk__in=made).values_list("pk", "sequence"))
     assert [numbers[pk] for pk in made] == [1, 2, 3, 4, 1, 2]
+
+
+@pytest.mark.django_db(transaction=False)
+def test_bulk_enrollment_counts_again_for_a_contact_a_trigger_enrolled_meanwhile(
+    require_postgres, monkeypatch
+):
+    """A bulk chunk counts every contact's next number, then inserts. A contact a trigger
+    enrolled (and finished) in between is refused by its number and counted again, instead
+    of being skipped; a contact with a live enrollment is still skipped."""
+    from engine.runtime import bulk_enroll
+
+    tenant = make_tenant()
+    workflow = reenrolling(tenant)
+    raced, live, fresh = make_contact(tenant), make_contact(tenant), make_contact(tenant)
+    enrollment_create(workflow=workflow, contact=live)  # waiting: live
+    counted = bulk_enroll._next_sequences
+
+    def counted_before_the_trigger(workflow, contact_ids):
+        numbers = counted(workflow, contact_ids)
+        if raced.pk in contact_ids and not getattr(counted_before_the_trigger, "done", False):
+            counted_before_the_trigger.done = True
+            # The trigger's enrollment commits after this count: number 1, finished.
+            made = enrollment_create(workflow=workflow, contact=raced)
+            Enrollment.objects.filter(pk=made.pk).update(status="completed")
+        return numbers
+
+    monkeypatch.setattr(bulk_enroll, "_next_sequences", counted_before_the_trigger)
+
+    enrolled = bulk_enroll.enrollments_bulk_create(
+        workflow=workflow, contact_ids=[raced.pk, live.pk, fresh.pk]
+    )
+
+    assert enrolled == 2  # raced (as its second) and fresh; live was in it already
+    numbers = {
+        contact.pk: sorted(
+            Enrollment.objects.filter(workflow=workflow, contact=contact).values_list(
+                "sequence", flat=True
+            )
+        )
+        for contact in (raced, live, fresh)
+    }
+    assert numbers == {raced.pk: [1, 2], live.pk: [1], fresh.pk: [1]}
