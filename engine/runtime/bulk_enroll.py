@@ -87,12 +87,20 @@ def _enroll_chunk(
         ids: list[int] = []
         pending = list(contact_ids)
         # A contact a trigger re-enrolled between the count and the INSERT (committed with
-        # the same number) is skipped by its conflict and counted again on the next pass; one
-        # with a live enrollment is skipped again (enrollment.SEQUENCE_TRIES passes at most).
+        # the same number) is skipped by its conflict and counted again on the next pass
+        # (enrollment.SEQUENCE_TRIES passes at most); one that is in the workflow now (a live
+        # enrollment) is left out of the next pass: the database would skip it again.
         for _attempt in range(SEQUENCE_TRIES if reenrollable else 1):
             made = _insert_pass(workflow, version, pending, run, reenrollable, now, finished)
             ids += made.values()
             pending = [contact_id for contact_id in pending if contact_id not in made]
+            if pending and reenrollable:
+                live = set(
+                    Enrollment.objects.filter(
+                        workflow_id=workflow.pk, contact_id__in=pending, status__in=state.LIVE
+                    ).values_list("contact_id", flat=True)
+                )
+                pending = [contact_id for contact_id in pending if contact_id not in live]
             if not pending:
                 break
         if directive.kind == "schedule":

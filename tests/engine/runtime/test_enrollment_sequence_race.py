@@ -131,8 +131,10 @@ def test_bulk_enrollment_counts_again_for_a_contact_a_trigger_enrolled_meanwhile
     raced, live, fresh = make_contact(tenant), make_contact(tenant), make_contact(tenant)
     enrollment_create(workflow=workflow, contact=live)  # waiting: live
     counted = bulk_enroll._next_sequences
+    passes = []
 
     def counted_before_the_trigger(workflow, contact_ids):
+        passes.append(sorted(contact_ids))
         numbers = counted(workflow, contact_ids)
         if raced.pk in contact_ids and not getattr(counted_before_the_trigger, "done", False):
             counted_before_the_trigger.done = True
@@ -148,6 +150,8 @@ def test_bulk_enrollment_counts_again_for_a_contact_a_trigger_enrolled_meanwhile
     )
 
     assert enrolled == 2  # raced (as its second) and fresh; live was in it already
+    # The second pass counts only the contact that lost the race, not the live one.
+    assert passes == [sorted([raced.pk, live.pk, fresh.pk]), [raced.pk]]
     numbers = {
         contact.pk: sorted(
             Enrollment.objects.filter(workflow=workflow, contact=contact).values_list(
