@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import psycopg
+import psycopg.sql
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 
 MAINTENANCE_DATABASE = "postgres"
@@ -62,9 +64,6 @@ def prepare_database(alias: str = DEFAULT_DB_ALIAS) -> Prepared:
 def _create_if_missing(connection, name: str) -> bool:
     """True when ``name`` was missing and is now created (by us or by a process racing us);
     False when the server cannot be reached either way or the database was there already."""
-    import psycopg
-    from psycopg import sql
-
     params = connection.get_connection_params()
     params["dbname"] = MAINTENANCE_DATABASE
     try:
@@ -72,7 +71,8 @@ def _create_if_missing(connection, name: str) -> bool:
             found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
             if found.fetchone() is not None:
                 return False  # it exists: the first failure was something else
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            create = psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name))
+            admin.execute(create)
     except psycopg.errors.DuplicateDatabase:
         return True  # another process created it in the meantime: what we wanted
     except psycopg.Error:
