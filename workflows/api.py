@@ -24,7 +24,7 @@ from api.views import TenantViewSet, flag
 from . import api_serializers as s
 from . import selectors, services
 from .api_parsers import DOCUMENT_PARSERS, DefinitionDocument, upload_text
-from .models import Enrollment
+from .models import Enrollment, Workflow
 
 PUBLISHER_ACTIONS = ("publish", "pause", "resume", "archive", "enroll", "destroy")
 
@@ -42,12 +42,12 @@ class EnrollmentFilter(django_filters.FilterSet):
 
 
 class WorkflowFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=services.Workflow.Status.choices)
+    status = django_filters.ChoiceFilter(choices=Workflow.Status.choices)
     trigger_type = django_filters.CharFilter()
     name = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:
-        model = services.Workflow
+        model = Workflow
         fields = ["status", "trigger_type", "name"]
 
 
@@ -103,11 +103,14 @@ class WorkflowViewSet(
         services.workflow_delete(workflow=self.get_object(), force=flag(request.GET.get("force")))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=s.PublishIn, responses={201: s.PublishOut})
+    @extend_schema(request=s.PublishIn, responses={201: s.PublishOut, 200: s.PublishOut})
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
+        """201 with the new version; 200 with the live one when the draft equals it (the
+        service writes nothing then: a second click is not a new version)."""
         data = _valid(s.PublishIn, request.data)
         workflow = self.get_object()
+        live = workflow.published_version_id if workflow.status == Workflow.Status.ACTIVE else None
         version = services.workflow_publish(workflow=workflow, user=request.user, note=data["note"])
         result = services.definition_validate(
             tenant=self.tenant, definition=services.load_definition(version.definition)
@@ -117,7 +120,7 @@ class WorkflowViewSet(
                 "version": s.VersionOut(version).data,
                 "warnings": [p.as_dict() for p in result.warnings],
             },
-            status=status.HTTP_201_CREATED,
+            status=status.HTTP_200_OK if version.pk == live else status.HTTP_201_CREATED,
         )
 
     @extend_schema(request=None, responses=s.WorkflowOut)

@@ -204,19 +204,9 @@ def links_named_parts(count: int) -> tuple[tuple[str, ...], str]:
         f"AND {name} = wanted.name) AS id "
         f"FROM (VALUES {', '.join(['(%s::text)'] * count)}) AS wanted(name))"
     )
-    contact_field, at_field = links.get_field("contact"), links.get_field("created_at")
-    link_contact = quote(contact_field.column)
-    # A link the contact already has is left out before the INSERT, not only by ON CONFLICT
-    # (kept for a link made concurrently): the table's BEFORE INSERT trigger (the tenant
-    # check, ``crm.db_triggers``) runs for every row offered, conflicting or not — about
-    # 12 µs of PostgreSQL's CPU each, against ~3 µs for this index probe (bench/README.md).
     linked = (
         f"linked AS (INSERT INTO {quote(links.db_table)} ({columns}) "  # noqa: S608
-        f"SELECT new.contact, found.id, new.at FROM found, (VALUES (CAST(%s AS "
-        f"{contact_field.db_type(connection)}), CAST(%s AS {at_field.db_type(connection)}))) "
-        f"AS new(contact, at) WHERE found.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-        f"{quote(links.db_table)} had WHERE had.{link_contact} = new.contact "
-        f"AND had.{link_tag} = found.id) ON CONFLICT DO NOTHING "
+        f"SELECT %s, found.id, %s FROM found WHERE found.id IS NOT NULL ON CONFLICT DO NOTHING "
         f"RETURNING {link_id} AS id, {link_tag} AS tag)"
     )
     select = (

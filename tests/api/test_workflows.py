@@ -117,6 +117,11 @@ def test_publish_pause_resume_archive(owner):
     published_body = owner.post(f"{url}/publish", {"note": "first"}, format="json").json()
     assert published_body["version"]["number"] == 1
     assert published_body["version"]["note"] == "first"
+    # Nothing changed since: the live version comes back, 200, and no version is added.
+    unchanged = owner.post(f"{url}/publish", {"note": "again"}, format="json")
+    assert unchanged.status_code == 200
+    assert unchanged.json()["version"]["number"] == 1
+    assert WorkflowVersion.objects.filter(workflow_id=made["id"]).count() == 1
     assert owner.post(f"{url}/pause").json()["status"] == "paused"
     again = owner.post(f"{url}/pause")
     assert again.status_code == 409
