@@ -47,6 +47,19 @@ _SIGNATURE = re.compile(r"(?:sha256=)?([0-9a-fA-F]{64})")
 BODY_LIMITS = JsonLimits(max_depth=32, max_keys=5_000)
 
 
+# The REST API's error codes (api/errors.py) for the statuses a webhook answers with.
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "no_contact",
+}
+
+
 class WebhookRejected(Exception):
     """A delivery refused with an HTTP status and a message naming the problem."""
 
@@ -54,6 +67,13 @@ class WebhookRejected(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+    def body(self) -> dict[str, Any]:
+        """The answer's JSON: the REST API's shape (``code``, ``message``, ``details``) and,
+        for senders written against the first version of this endpoint, ``error`` (the same
+        message)."""
+        code = _CODES.get(self.status, "bad_request")
+        return {"code": code, "message": self.message, "details": [], "error": self.message}
 
 
 @dataclass(frozen=True)

@@ -174,9 +174,34 @@ def test_bad_input_gets_a_clear_4xx_and_enrolls_nobody(client, trigger_queue, ho
     trigger_queue.drain()
 
     assert response.status_code == status
-    assert message in response.json()["error"]
+    body = response.json()
+    assert message in body["error"]
+    # The REST API's error shape too, with the same message.
+    assert body["code"] == ERROR_CODES[status]
+    assert body["message"] == body["error"]
+    assert body["details"] == []
     assert enrolled(workflow) == []
     assert not WebhookDelivery.objects.exists()
+
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "no_contact",
+}
+
+
+def test_a_get_is_refused_with_a_json_405_naming_post(client, hook):
+    _, workflow = hook
+    response = client.get(f"/hooks/{workflow.webhook_token}/")
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.json()["code"] == "method_not_allowed"
+    assert "POST" in response.json()["message"]
 
 
 def test_a_replayed_delivery_is_refused(client, trigger_queue, hook):
@@ -188,7 +213,8 @@ def test_a_replayed_delivery_is_refused(client, trigger_queue, hook):
 
     assert first.status_code == 202
     assert again.status_code == 409
-    assert again.json() == {"error": "delivery 'evt-7' was already received"}
+    message = "delivery 'evt-7' was already received"
+    assert again.json() == {"code": "conflict", "message": message, "details": [], "error": message}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -279,7 +305,13 @@ def test_an_unknown_token_is_not_found(client):
     response = client.post("/hooks/nope/", data=b"{}", content_type="application/json")
 
     assert response.status_code == 404
-    assert response.json() == {"error": "unknown webhook token"}
+    message = "unknown webhook token"
+    assert response.json() == {
+        "code": "not_found",
+        "message": message,
+        "details": [],
+        "error": message,
+    }
 
 
 def test_a_paused_workflow_refuses_deliveries(client, trigger_queue, hook):
