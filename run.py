@@ -343,4 +343,8 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    try:
+        main(sys.argv)
+    except KeyboardInterrupt:  # Ctrl-C during setup or the tests: a stop, not a crash
+        say("interrupted")
+        sys.exit(130)

@@ -20,7 +20,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, JsonResponse
-from django.views import defaults
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -187,15 +188,63 @@ def _not_found_message(exc: Exception) -> str:
     return text
 
 
+# A 404 must not depend on a CSRF cookie: without this a POST to a path no route matches
+# answered Django's HTML "CSRF verification failed" page (the middleware checks every
+# non-DRF view before it runs), not the JSON 404 docs/api.md promises.
+@csrf_exempt
 def not_found_view(request, *args, **kwargs) -> JsonResponse:
     """Any /api/ path that matches no route: 404 in the one error shape."""
-    return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
+    return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
+
+
+def _machine_facing(request) -> bool:
+    """Paths whose callers are programs (the API, inbound webhooks): errors in JSON."""
+    return request.path.startswith(("/api/", "/hooks/"))
 
 
 def server_error_view(request, *args, **kwargs):
     """handler500: the error shape for /api/ paths, Django's plain 500 page elsewhere."""
-    if not request.path.startswith("/api/"):
+    if not _machine_facing(request):
         return defaults.server_error(request, *args, **kwargs)
     return JsonResponse(
         error_body("server_error", "Something went wrong on our side; it is logged."), status=500
+    )
+
+
+def page_not_found_view(request, exception=None, *args, **kwargs):
+    """handler404: the error shape for /hooks/ paths (/api/ has its own catch-all route),
+    Django's page elsewhere."""
+    if not _machine_facing(request):
+        return defaults.page_not_found(request, exception, *args, **kwargs)
+    return not_found_view(request)
+
+
+def bad_request_view(request, exception=None, *args, **kwargs):
+    """handler400 (a host not in ALLOWED_HOSTS, a malformed request Django refuses before any
+    view): the error shape for /api/ and /hooks/ paths, Django's page elsewhere."""
+    if not _machine_facing(request):
+        return defaults.bad_request(request, exception, *args, **kwargs)
+    return JsonResponse(error_body("bad_request", "Django refused this request."), status=400)
+
+
+def permission_denied_view(request, exception=None, *args, **kwargs):
+    """handler403 outside DRF's own handling: the error shape for /api/ and /hooks/ paths."""
+    if not _machine_facing(request):
+        return defaults.permission_denied(request, exception, *args, **kwargs)
+    return JsonResponse(error_body("permission_denied", "You may not do this here."), status=403)
+
+
+def csrf_failure_view(request, reason: str = "", *args, **kwargs):
+    """``CSRF_FAILURE_VIEW``: the error shape for /api/ and /hooks/ paths (DRF's views check
+    CSRF themselves, for session logins only; this answers any other view there), Django's
+    page elsewhere."""
+    if not _machine_facing(request):
+        return csrf.csrf_failure(request, reason=reason)
+    return JsonResponse(
+        error_body(
+            "csrf_failed",
+            f"CSRF check failed ({reason}): send an API token (Authorization: Bearer …), "
+            "or the CSRF token with a session login.",
+        ),
+        status=403,
     )

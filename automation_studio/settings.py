@@ -73,6 +73,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "automation_studio.urls"
+# JSON for /api/ and /hooks/ paths, Django's page elsewhere (api/errors.py).
+CSRF_FAILURE_VIEW = "api.errors.csrf_failure_view"
 WSGI_APPLICATION = "automation_studio.wsgi.application"
 
 TEMPLATES = [

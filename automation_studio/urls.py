@@ -1,7 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from api.errors import server_error_view
+from api.errors import (
+    bad_request_view,
+    page_not_found_view,
+    permission_denied_view,
+    server_error_view,
+)
 
 from .views import favicon, landing
 
@@ -15,4 +20,7 @@ urlpatterns = [
     path("", include("crm.urls")),
 ]
 
+handler400 = bad_request_view
+handler403 = permission_denied_view
+handler404 = page_not_found_view
 handler500 = server_error_view

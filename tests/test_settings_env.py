@@ -193,3 +193,22 @@ def test_a_development_checkout_serves_static_files_under_any_wsgi_server(tmp_pa
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True True"
     assert (tmp_path / "static").is_dir()  # no "No directory at" warning at each start
+
+
+def test_ctrl_c_during_run_py_test_is_a_stop_not_a_traceback(tmp_path):
+    # What Ctrl-C raises in run.py's process (while its subprocess runs): a KeyboardInterrupt
+    # out of subprocess.run. Patched before run.py runs as __main__, as the terminal would.
+    script = (
+        "import runpy, subprocess, sys\n"
+        "def interrupted(*args, **kwargs):\n"
+        "    raise KeyboardInterrupt\n"
+        "subprocess.run = interrupted\n"
+        "sys.argv = ['run.py', 'test']\n"
+        f"runpy.run_path({str(ROOT / 'run.py')!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 130
+    assert "==> interrupted" in done.stdout
+    assert "Traceback" not in done.stderr + done.stdout

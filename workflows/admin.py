@@ -14,6 +14,7 @@ from unfold.decorators import action
 from crm.admin_filters import related_filter, values_filter
 from crm.admin_scoping import (
     EDIT_ROLES,
+    PUBLISH_ROLES,
     ReadOnlyScopedAdmin,
     ScopedInlineMixin,
     TenantScopedAdmin,
@@ -43,8 +44,10 @@ from .models import (
     WorkflowStep,
     WorkflowVersion,
 )
-from .selectors import workflows_with_stats
+from .selectors import webhook_endpoint, workflows_with_stats
 from .services import workflow_duplicate
+
+SECRET_FIELD = "webhook_signing_secret"  # noqa: S105 - a field name
 
 
 def config_lines(names: list[str]) -> list:
@@ -110,7 +113,13 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
     ]
     list_filter = ["status", values_filter("trigger_type", "trigger")]
     search_fields = ["name", "description"]
-    readonly_fields = ["status", "published_version", "published_at", "webhook_token"]
+    readonly_fields = [
+        "status",
+        "published_version",
+        "published_at",
+        "webhook_endpoint",
+        "webhook_signing_secret",
+    ]
     inlines = [WorkflowStepInline]
     fieldsets = [
         ("General", {"fields": ["tenant", "name", "description", "status"], "classes": ["tab"]}),
@@ -132,7 +141,15 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
         ("Settings", {"fields": ["settings"], "classes": ["tab"]}),
         (
             "Publishing",
-            {"fields": ["published_version", "published_at", "webhook_token"], "classes": ["tab"]},
+            {
+                "fields": [
+                    "published_version",
+                    "published_at",
+                    "webhook_endpoint",
+                    "webhook_signing_secret",
+                ],
+                "classes": ["tab"],
+            },
         ),
     ]
     actions_list = ["import_workflow"]
@@ -175,6 +192,38 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
     @action(description="Import YAML / JSON", url_path="import-workflow")
     def import_workflow(self, request):
         return HttpResponseRedirect(reverse("admin:workflows_workflow_import"))
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and has_role(request, obj.tenant_id, PUBLISH_ROLES):
+            return fieldsets
+        # The signing secret lets anyone enroll contacts: admins and owners only.
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != SECRET_FIELD]})
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="Webhook URL")
+    def webhook_endpoint(self, obj: Workflow) -> str:
+        endpoint = webhook_endpoint(workflow=obj)
+        state = (
+            "accepting deliveries"
+            if endpoint["accepting"]
+            else "accepts deliveries once published and active with a Webhook trigger"
+        )
+        return format_html("<code>POST {}</code> ({})", endpoint["path"], state)
+
+    @admin.display(description="Webhook signing secret")
+    def webhook_signing_secret(self, obj: Workflow) -> str:
+        endpoint = webhook_endpoint(workflow=obj)
+        return format_html(
+            "<code>{}</code><br><small>{}; headers {}. Rotate it with "
+            "<code>POST /api/workflows/{}/webhook/rotate-secret</code>.</small>",
+            endpoint["secret"],
+            endpoint["signing"],
+            ", ".join(endpoint["headers"]),
+            obj.pk,
+        )
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

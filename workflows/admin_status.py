@@ -44,6 +44,10 @@ STATUS_CHANGES: dict[str, tuple[Callable[[Workflow, object], None], str, frozens
 }
 
 
+def _live_version_id(workflow: Workflow) -> int | None:
+    return Workflow.objects.filter(pk=workflow.pk).values_list("published_version", flat=True)[0]
+
+
 def change_status(modeladmin, request, workflows: Iterable[Workflow], name: str) -> int:
     """Apply status change ``name`` to each workflow; report each refusal; return the done count.
 
@@ -61,6 +65,7 @@ def change_status(modeladmin, request, workflows: Iterable[Workflow], name: str)
                 messages.ERROR,
             )
             continue
+        live = workflow.published_version_id if workflow.status == Workflow.Status.ACTIVE else None
         try:
             call(workflow, request)
         except PublishRefused as exc:
@@ -73,6 +78,14 @@ def change_status(modeladmin, request, workflows: Iterable[Workflow], name: str)
         except WorkflowStateError as exc:
             modeladmin.message_user(request, str(exc), messages.ERROR)
         else:
+            if name == "publish" and live is not None and _live_version_id(workflow) == live:
+                # The service wrote nothing: the draft equals the live version.
+                modeladmin.message_user(
+                    request,
+                    f"'{workflow.name}' is unchanged since its live version; nothing to publish.",
+                    messages.INFO,
+                )
+                continue
             done += 1
     if done:
         modeladmin.message_user(

@@ -26,7 +26,16 @@ from . import selectors, services
 from .api_parsers import DOCUMENT_PARSERS, DefinitionDocument, upload_text
 from .models import Enrollment, Workflow
 
-PUBLISHER_ACTIONS = ("publish", "pause", "resume", "archive", "enroll", "destroy")
+PUBLISHER_ACTIONS = (
+    "publish",
+    "pause",
+    "resume",
+    "archive",
+    "enroll",
+    "destroy",
+    "webhook",
+    "rotate_webhook_secret",
+)
 
 
 class EnrollmentFilter(django_filters.FilterSet):
@@ -122,6 +131,23 @@ class WorkflowViewSet(
             },
             status=status.HTTP_200_OK if version.pk == live else status.HTTP_201_CREATED,
         )
+
+    def _webhook(self, request, workflow) -> Response:
+        endpoint = selectors.webhook_endpoint(workflow=workflow)
+        return Response({"url": request.build_absolute_uri(endpoint["path"]), **endpoint})
+
+    @extend_schema(request=None, responses=s.WebhookOut)
+    @action(detail=True, methods=["get"])
+    def webhook(self, request, pk=None):
+        """Where to POST and how to sign, the secret included (admins and owners)."""
+        return self._webhook(request, self.get_object())
+
+    @extend_schema(request=None, responses=s.WebhookOut)
+    @action(detail=True, methods=["post"], url_path="webhook/rotate-secret")
+    def rotate_webhook_secret(self, request, pk=None):
+        """A new signing secret; the old one is refused from now on (the URL stays)."""
+        workflow = services.workflow_webhook_rotate(workflow=self.get_object())
+        return self._webhook(request, workflow)
 
     @extend_schema(request=None, responses=s.WorkflowOut)
     @action(detail=True, methods=["post"])

@@ -145,6 +145,18 @@ class PublishOut(serializers.Serializer):
     warnings = ProblemOut(many=True)
 
 
+class WebhookOut(serializers.Serializer):
+    """A workflow's inbound webhook (``selectors.webhook_endpoint``), with its absolute URL."""
+
+    url = serializers.CharField()
+    path = serializers.CharField()
+    token = serializers.CharField()
+    secret = serializers.CharField()
+    signing = serializers.CharField()
+    headers = serializers.DictField(child=serializers.CharField())
+    accepting = serializers.BooleanField()
+
+
 class DiffOut(serializers.Serializer):
     added = serializers.ListField(child=serializers.CharField())
     removed = serializers.ListField(child=serializers.CharField())

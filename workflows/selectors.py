@@ -10,9 +10,12 @@ from typing import Any
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 
 from crm.models import Tenant
 from engine.definition import dump_json, dump_yaml, load_definition
+from engine.triggers import webhooks
+from engine.triggers.schedule import published_trigger
 
 from .models import Enrollment, StepLog, Workflow, WorkflowVersion
 from .services import draft_definition
@@ -290,3 +293,25 @@ def possible_duplicate_sends(
     if since is not None:
         logs = logs.filter(started_at__gte=since)
     return {"count": logs.count(), "latest": list(logs.order_by("-started_at")[:20])}
+
+
+def webhook_endpoint(*, workflow: Workflow) -> dict[str, Any]:
+    """What a sender needs to call the workflow's inbound webhook (docs/triggers.md):
+    ``{"path": "/hooks/<token>/", "token", "secret", "signing", "headers", "accepting"}``;
+    ``accepting`` is True while the workflow is active with a published webhook trigger.
+    The secret is for callers entitled to it (admins and owners); never log the result."""
+    trigger = published_trigger(workflow) if workflow.published_version_id else {}
+    return {
+        "path": reverse("workflows:webhook", args=[workflow.webhook_token]),
+        "token": workflow.webhook_token,
+        "secret": workflow.webhook_secret,
+        "signing": "HMAC-SHA256 with the secret over '<X-Studio-Timestamp>.<raw body>', "
+        "sent as X-Studio-Signature: sha256=<hex>",
+        "headers": {
+            "Content-Type": "application/json",
+            webhooks.TIMESTAMP_HEADER: "unix seconds",
+            webhooks.SIGNATURE_HEADER: "sha256=<hex>",
+            webhooks.DELIVERY_HEADER: "a unique id per delivery (a repeat is a replay)",
+        },
+        "accepting": workflow.status == Workflow.Status.ACTIVE and trigger.get("type") == "webhook",
+    }

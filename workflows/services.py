@@ -45,7 +45,15 @@ from engine.triggers.manual import ManualEnrollError, manual_enroll
 from prompts.models import Prompt
 from prompts.services import prompt_step_problems
 
-from .models import EnrollJob, Enrollment, ScheduledAction, Workflow, WorkflowStep, WorkflowVersion
+from .models import (
+    EnrollJob,
+    Enrollment,
+    ScheduledAction,
+    Workflow,
+    WorkflowStep,
+    WorkflowVersion,
+    new_webhook_secret,
+)
 from .signals import workflow_changed
 
 logger = logging.getLogger(__name__)
@@ -412,6 +420,15 @@ def _lock_live(workflow: Workflow) -> list[int]:
     action) before the caller changes their actions."""
     live = Enrollment.objects.filter(workflow=workflow, status__in=Enrollment.LIVE_STATUSES)
     return list(live.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
+def workflow_webhook_rotate(*, workflow: Workflow) -> Workflow:
+    """Give the workflow's inbound webhook a new signing secret (the old one stops working at
+    once: web processes check the row they remembered, ``engine.triggers.webhooks``).
+    The token, hence the URL, stays. Returns the workflow with its new ``webhook_secret``."""
+    workflow.webhook_secret = new_webhook_secret()
+    workflow.save(update_fields=["webhook_secret", "updated_at"])
+    return workflow
 
 
 @transaction.atomic

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from api.errors import csrf_failure_view
 from api.models import ApiToken
 from api.services import api_token_create, api_token_revoke, key_hash
 from crm.models import TenantMembership
@@ -163,6 +165,38 @@ def test_unknown_api_paths_are_404_in_the_error_shape(owner):
     response = owner.get("/api/nothing/here")
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_unknown_api_paths_are_404_json_for_every_method_under_csrf_checks(tenant, method):
+    # As a browser or curl meets it: CSRF is enforced (the test client skips it by default),
+    # and the step's id in the path is the step_id, not the database id the route takes.
+    client = APIClient(enforce_csrf_checks=True)
+    key = api_token_create(user=make_staff(tenant), name="curl").key
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = getattr(client, method)("/api/workflows/5/steps/wait-1", {}, format="json")
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+
+
+def test_django_level_refusals_on_machine_paths_are_json(tenant):
+    # A host outside ALLOWED_HOSTS is refused before any view (handler400).
+    refused = APIClient().get("/api/workflows", HTTP_HOST="evil.example")
+    assert refused.status_code == 400
+    assert error_of(refused)["code"] == "bad_request"
+    # An unknown /hooks/ path (handler404) and a CSRF failure (CSRF_FAILURE_VIEW).
+    missing = APIClient().get("/hooks/")
+    assert missing.status_code == 404
+    assert error_of(missing)["code"] == "not_found"
+    factory = RequestFactory()
+    failed = csrf_failure_view(factory.post("/api/anything"), reason="CSRF cookie not set.")
+    assert failed.status_code == 403
+    assert json.loads(failed.content)["code"] == "csrf_failed"
+    # Pages for people keep Django's HTML.
+    page = csrf_failure_view(factory.post("/admin/login/"), reason="CSRF cookie not set.")
+    assert page.status_code == 403
+    assert page["Content-Type"].startswith("text/html")
+    assert APIClient().get("/no/such/page")["Content-Type"].startswith("text/html")
 
 
 def test_a_wrong_method_is_405_in_the_error_shape(owner):

@@ -44,6 +44,10 @@ def object_cases(a: World, b: World) -> dict[str, list[tuple[str, str, object]]]
         "api/workflows/(?P<pk>[0-9]+)/resume": [("post", f"/api/workflows/{wf}/resume", {})],
         "api/workflows/(?P<pk>[0-9]+)/archive": [("post", f"/api/workflows/{wf}/archive", {})],
         "api/workflows/(?P<pk>[0-9]+)/export": [("get", f"/api/workflows/{wf}/export", None)],
+        "api/workflows/(?P<pk>[0-9]+)/webhook": [("get", f"/api/workflows/{wf}/webhook", None)],
+        "api/workflows/(?P<pk>[0-9]+)/webhook/rotate-secret": [
+            ("post", f"/api/workflows/{wf}/webhook/rotate-secret", {})
+        ],
         "api/workflows/(?P<pk>[0-9]+)/versions": [("get", f"/api/workflows/{wf}/versions", None)],
         "api/workflows/(?P<pk>[0-9]+)/versions/(?P<number>[0-9]+)": [
             ("get", f"/api/workflows/{wf}/versions/1", None)

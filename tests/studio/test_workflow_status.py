@@ -57,12 +57,24 @@ def test_publishing_a_broken_draft_is_refused_with_the_step_named(client, shop):
 def test_a_draft_publishes_into_a_new_version_from_the_list(client, shop):
     workflow = shop["workflow"]
     client.force_login(studio_staff(shop["tenant"]))
-    client.post(
+    first = client.post(
         "/admin/workflows/workflow/",
         {"action": "publish_selected", helpers.ACTION_CHECKBOX_NAME: [workflow.pk]},
+        follow=True,
     )
+    assert "1 workflow published." in first.content.decode()
     workflow.refresh_from_db()
     assert workflow.published_version.number == 2
+    # Again, unchanged: said so, and no version is added.
+    response = client.post(
+        "/admin/workflows/workflow/",
+        {"action": "publish_selected", helpers.ACTION_CHECKBOX_NAME: [workflow.pk]},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "is unchanged since its live version; nothing to publish." in text
+    assert "1 workflow published." not in text
+    assert workflow.versions.count() == 2
 
 
 @pytest.mark.parametrize("role", ["viewer", "editor"])

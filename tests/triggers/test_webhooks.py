@@ -195,6 +195,24 @@ ERROR_CODES = {
 }
 
 
+def test_a_url_without_its_trailing_slash_is_accepted_too(client, trigger_queue, hook):
+    tenant, workflow = hook
+    make_contact(tenant, email="ann@example.com")
+    body = json.dumps({"email": "ann@example.com"}).encode()
+    stamp = str(int(time.time()))
+    response = client.post(
+        f"/hooks/{workflow.webhook_token}",
+        data=body,
+        content_type="application/json",
+        HTTP_X_STUDIO_TIMESTAMP=stamp,
+        HTTP_X_STUDIO_SIGNATURE=sign(secret=workflow.webhook_secret, timestamp=stamp, body=body),
+        HTTP_X_STUDIO_DELIVERY="no-slash-1",
+    )
+    assert response.status_code == 202, response.content
+    trigger_queue.drain()
+    assert len(enrolled(workflow)) == 1
+
+
 def test_a_get_is_refused_with_a_json_405_naming_post(client, hook):
     _, workflow = hook
     response = client.get(f"/hooks/{workflow.webhook_token}/")
