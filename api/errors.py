@@ -224,7 +224,11 @@ def bad_request_view(request, exception=None, *args, **kwargs):
     view): the error shape for /api/ and /hooks/ paths, Django's page elsewhere."""
     if not _machine_facing(request):
         return defaults.bad_request(request, exception, *args, **kwargs)
-    return JsonResponse(error_body("bad_request", "Django refused this request."), status=400)
+    message = (
+        "The request was refused before it reached an endpoint: its Host header is not one "
+        "this server answers to (ALLOWED_HOSTS), or the request is malformed."
+    )
+    return JsonResponse(error_body("bad_request", message), status=400)
 
 
 def permission_denied_view(request, exception=None, *args, **kwargs):
