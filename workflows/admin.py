@@ -209,7 +209,7 @@ class WorkflowAdmin(WorkflowPagesMixin, TenantScopedAdmin):
         state = (
             "accepting deliveries"
             if endpoint["accepting"]
-            else "accepts deliveries once published and active with a Webhook trigger"
+            else "not accepting deliveries: that needs a published Webhook trigger, active"
         )
         return format_html("<code>POST {}</code> ({})", endpoint["path"], state)
 
