@@ -20,32 +20,29 @@ from crm.admin_style import count_of
 
 from .models import Workflow
 from .services import (
+    Published,
     PublishRefused,
     WorkflowStateError,
     workflow_archive,
     workflow_pause,
-    workflow_publish,
+    workflow_publish_outcome,
     workflow_restore,
     workflow_resume,
 )
 
 
-def _publish(workflow: Workflow, request) -> None:
-    workflow_publish(workflow=workflow, user=request.user)
+def _publish(workflow: Workflow, request) -> Published:
+    return workflow_publish_outcome(workflow=workflow, user=request.user)
 
 
 # name → (service call, past tense for the message, roles that may do it)
-STATUS_CHANGES: dict[str, tuple[Callable[[Workflow, object], None], str, frozenset[str]]] = {
+STATUS_CHANGES: dict[str, tuple[Callable[[Workflow, object], object], str, frozenset[str]]] = {
     "publish": (_publish, "published", PUBLISH_ROLES),
     "pause": (lambda w, _r: workflow_pause(workflow=w), "paused", PUBLISH_ROLES),
     "resume": (lambda w, _r: workflow_resume(workflow=w), "resumed", PUBLISH_ROLES),
     "archive": (lambda w, _r: workflow_archive(workflow=w), "archived", PUBLISH_ROLES),
     "restore": (lambda w, _r: workflow_restore(workflow=w), "restored", PUBLISH_ROLES),
 }
-
-
-def _live_version_id(workflow: Workflow) -> int | None:
-    return Workflow.objects.filter(pk=workflow.pk).values_list("published_version", flat=True)[0]
 
 
 def change_status(modeladmin, request, workflows: Iterable[Workflow], name: str) -> int:
@@ -65,9 +62,8 @@ def change_status(modeladmin, request, workflows: Iterable[Workflow], name: str)
                 messages.ERROR,
             )
             continue
-        live = workflow.published_version_id if workflow.status == Workflow.Status.ACTIVE else None
         try:
-            call(workflow, request)
+            outcome = call(workflow, request)
         except PublishRefused as exc:
             items = format_html_join("", "<li>{}</li>", ((str(p),) for p in exc.result.errors))
             modeladmin.message_user(
@@ -78,7 +74,7 @@ def change_status(modeladmin, request, workflows: Iterable[Workflow], name: str)
         except WorkflowStateError as exc:
             modeladmin.message_user(request, str(exc), messages.ERROR)
         else:
-            if name == "publish" and live is not None and _live_version_id(workflow) == live:
+            if isinstance(outcome, Published) and not outcome.created:
                 # The service wrote nothing: the draft equals the live version.
                 modeladmin.message_user(
                     request,

@@ -119,8 +119,10 @@ class WorkflowViewSet(
         service writes nothing then: a second click is not a new version)."""
         data = _valid(s.PublishIn, request.data)
         workflow = self.get_object()
-        live = workflow.published_version_id if workflow.status == Workflow.Status.ACTIVE else None
-        version = services.workflow_publish(workflow=workflow, user=request.user, note=data["note"])
+        published = services.workflow_publish_outcome(
+            workflow=workflow, user=request.user, note=data["note"]
+        )
+        version = published.version
         result = services.definition_validate(
             tenant=self.tenant, definition=services.load_definition(version.definition)
         )
@@ -129,7 +131,7 @@ class WorkflowViewSet(
                 "version": s.VersionOut(version).data,
                 "warnings": [p.as_dict() for p in result.warnings],
             },
-            status=status.HTTP_200_OK if version.pk == live else status.HTTP_201_CREATED,
+            status=status.HTTP_201_CREATED if published.created else status.HTTP_200_OK,
         )
 
     def _webhook(self, request, workflow) -> Response:

@@ -335,13 +335,28 @@ def checksum_of(definition: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class Published:
+    """What a publish did: ``version`` is live; ``created`` is False when the draft equalled the
+    live version and nothing was written (the API answers 200 then, the admin says so)."""
+
+    version: WorkflowVersion
+    created: bool
+
+
 def workflow_publish(*, workflow: Workflow, user=None, note: str = "") -> WorkflowVersion:
+    """Validate the draft and freeze it as the next version; the live version
+    (:func:`workflow_publish_outcome`, whose errors it raises)."""
+    return workflow_publish_outcome(workflow=workflow, user=user, note=note).version
+
+
+@transaction.atomic
+def workflow_publish_outcome(*, workflow: Workflow, user=None, note: str = "") -> Published:
     """Validate the draft and freeze it as the next version; running enrollments keep theirs.
 
     An active workflow whose draft equals its live version (same checksum) keeps that version:
-    it is returned and nothing is written. Raises WorkflowStateError (archived) and
-    PublishRefused (validation errors, each with its path and line)."""
+    it is returned with ``created`` False and nothing is written. Raises WorkflowStateError
+    (archived) and PublishRefused (validation errors, each with its path and line)."""
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     if workflow.status == Workflow.Status.ARCHIVED:
         raise WorkflowStateError(f"workflow '{workflow.name}' is archived; restore it first")
@@ -364,7 +379,7 @@ def workflow_publish(*, workflow: Workflow, user=None, note: str = "") -> Workfl
     ):
         # Nothing changed since the live version (a re-import, a second click): no new,
         # identical version to confuse the versions list and the diff.
-        return current
+        return Published(current, created=False)
     number = (workflow.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = WorkflowVersion.objects.create(
         workflow=workflow,
@@ -379,7 +394,7 @@ def workflow_publish(*, workflow: Workflow, user=None, note: str = "") -> Workfl
     workflow.status = Workflow.Status.ACTIVE
     workflow.save(update_fields=["published_version", "published_at", "status", "updated_at"])
     _announce(workflow)
-    return version
+    return Published(version, created=True)
 
 
 @dataclass(frozen=True)
